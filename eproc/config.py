@@ -1,0 +1,129 @@
+"""Settings: environment variables prefixed ``EPROC_``, optionally a TOML file; one object, read once.
+
+Every decision that ``fms-web-service.md`` leaves to the project (fault wording, body limit,
+time zone, expiry) lives here so that an operator can change it without touching code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "EPROC_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class FaultMessages:
+    """faultstring templates; .NET clients tell exceptions apart by this text alone."""
+
+    authentication: str = "AuthenticationException: The username or password supplied is not valid."
+    document_not_exist: str = "DocumentNotExistException: Document '{doc_id}' does not exist."
+    invalid_xml: str = "InvalidXmlException: {reason}"
+    invalid_request: str = "InvalidRequestException: {reason}"
+    request_too_large: str = "RequestTooLargeException: The request body is larger than {limit} bytes."
+    internal: str = (
+        "Server was unable to process request. ---> An internal error occurred (correlation id {correlation_id})."
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./eproc.db"
+    expiry_days: int = 90
+    retention_days: int = 365
+    timezone: str = "Europe/London"
+    max_request_bytes: int = 16 * 1024 * 1024
+    service_path: str = "/service.asmx"
+    password_grace_hours: int = 168
+    credential_cache_seconds: int = 300
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+    login_failure_limit: int = 5
+    login_lockout_seconds: int = 60
+    login_lockout_max_seconds: int = 3600
+    trusted_proxy_header: str = ""
+    index_xslt: str = ""
+    purge_batch_size: int = 500
+    schema_dir: str = str(PROJECT_ROOT / "schemas")
+    faults: FaultMessages = field(default_factory=FaultMessages)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is int:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}") from None
+        if value < 0:
+            raise ConfigError(f"{PREFIX}{name.upper()} must not be negative, not {value}")
+        return value
+    return str(raw)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from a TOML file (``EPROC_CONFIG_FILE``) overlaid by ``EPROC_*`` variables."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    fault_values: dict[str, Any] = {}
+    config_file = environ.get(f"{PREFIX}CONFIG_FILE")
+    if config_file:
+        try:
+            with open(config_file, "rb") as handle:
+                data = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {PREFIX}CONFIG_FILE {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{PREFIX}CONFIG_FILE {config_file} is not valid TOML: {exc}") from None
+        fault_values.update(data.pop("faults", {}) or {})
+        values.update(data)
+    for key, raw in environ.items():
+        if key.startswith(f"{PREFIX}FAULT_"):
+            fault_values[key[len(PREFIX) + 6 :].lower()] = raw
+        elif key.startswith(PREFIX) and key != f"{PREFIX}CONFIG_FILE":
+            values[key[len(PREFIX) :].lower()] = raw
+
+    fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "faults"}
+    kwargs: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name in fields:
+            kind = int if fields[name].type in ("int", int) else str
+            kwargs[name] = _coerce(name, raw, kind)
+    known_faults = {f.name for f in dataclasses.fields(FaultMessages)}
+    faults = FaultMessages(**{k: str(v) for k, v in fault_values.items() if k in known_faults})
+    settings = Settings(faults=faults, **kwargs)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    try:
+        settings.zone  # noqa: B018 - fail at start-up, not on the first FetchIndexFromDate
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{PREFIX}TIMEZONE {settings.timezone!r} is not a known time zone") from None
+    if not settings.service_path.startswith("/"):
+        raise ConfigError(f"{PREFIX}SERVICE_PATH must start with '/', not {settings.service_path!r}")
+    if settings.max_request_bytes < 1024:
+        raise ConfigError(f"{PREFIX}MAX_REQUEST_BYTES must be at least 1024")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return load_settings()
