@@ -1,0 +1,86 @@
+"""Response envelopes written byte for byte as ASP.NET ASMX writes them.
+
+FMS's proxy was generated against an ASMX service; .NET's reader ignores prefixes, but operators
+compare captures and some middleboxes do not, so responses copy ASMX to the byte: the declaration
+with double quotes, ``soap:`` prefix, the payload element declaring the service namespace as its
+default namespace, no whitespace between elements, ``<detail />`` on every fault, and text escaped
+as .NET's XmlWriter escapes it (``&amp; &lt; &gt;`` and ``&#xD;`` for carriage returns, so a CRLF
+in a stored document survives the trip).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SERVICE_NS = "http://www.dcsf.gov.uk/open/webservices/ots"
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+
+DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+
+# Characters XML 1.0 cannot carry at all; they are dropped rather than producing a document the
+# client cannot parse.
+_NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+
+
+@dataclass(frozen=True)
+class SoapVersion:
+    name: str
+    envelope_ns: str
+    content_type: str
+
+    @property
+    def open_envelope(self) -> str:
+        # Namespace order as in the vendor's published sample: xsi, xsd, soap.
+        return (
+            f'<soap:Envelope xmlns:xsi="{XSI_NS}" xmlns:xsd="{XSD_NS}" '
+            f'xmlns:soap="{self.envelope_ns}"><soap:Body>'
+        )
+
+
+SOAP11 = SoapVersion("1.1", SOAP11_ENV, "text/xml; charset=utf-8")
+SOAP12 = SoapVersion("1.2", SOAP12_ENV, "application/soap+xml; charset=utf-8")
+CLOSE_ENVELOPE = "</soap:Body></soap:Envelope>"
+
+
+def escape_text(value: str) -> str:
+    return _NOT_XML_CHAR.sub("", value).translate(_ESCAPES)
+
+
+def format_value(value: object) -> str:
+    """xs:boolean as ``true``/``false``; strings as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def response_envelope(version: SoapVersion, operation: str, result: object) -> bytes:
+    """``<OpResponse xmlns="ots"><OpResult>value</OpResult></OpResponse>`` in a SOAP envelope."""
+    if result is None:
+        payload = f'<{operation}Response xmlns="{SERVICE_NS}" />'
+    else:
+        payload = (
+            f'<{operation}Response xmlns="{SERVICE_NS}"><{operation}Result>'
+            f"{escape_text(format_value(result))}</{operation}Result></{operation}Response>"
+        )
+    return (DECLARATION + version.open_envelope + payload + CLOSE_ENVELOPE).encode("utf-8")
+
+
+def fault_envelope(version: SoapVersion, client_error: bool, message: str) -> bytes:
+    """A body fault with an empty detail, which .NET needs to raise SoapException, not SoapHeaderException."""
+    text = escape_text(message)
+    if version is SOAP12:
+        code = "soap:Sender" if client_error else "soap:Receiver"
+        fault = (
+            f"<soap:Fault><soap:Code><soap:Value>{code}</soap:Value></soap:Code>"
+            f'<soap:Reason><soap:Text xml:lang="en">{text}</soap:Text></soap:Reason>'
+            "<soap:Detail /></soap:Fault>"
+        )
+    else:
+        code = "soap:Client" if client_error else "soap:Server"
+        fault = f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{text}</faultstring><detail /></soap:Fault>"
+    return (DECLARATION + version.open_envelope + fault + CLOSE_ENVELOPE).encode("utf-8")

@@ -1,0 +1,87 @@
+"""Mapping every error to the fault FMS understands: one template each, words from configuration.
+
+The .NET client tells exceptions apart by the faultstring alone, so the text is the contract.
+Internal errors never carry a trace, SQL or a path: only a correlation id that is also logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from spyne import Fault
+
+from eproc.config import FaultMessages
+from eproc.services.errors import AuthenticationFailed, DocumentNotFound, InvalidDocument
+
+log = logging.getLogger("eproc.soap")
+
+
+class InvalidRequest(Exception):
+    """The request itself is malformed (not the document inside it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MappedFault(Fault):
+    """A fault whose wording is already final; the envelope writer only frames it."""
+
+    def __init__(self, client_error: bool, message: str) -> None:
+        super().__init__(faultcode="Client" if client_error else "Server", faultstring=message, detail="")
+        self.client_error = client_error
+        self.message = message
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def map_error(exc: BaseException, messages: FaultMessages) -> MappedFault:
+    """The fault for an exception raised while handling a call."""
+    if isinstance(exc, MappedFault):
+        return exc
+    if isinstance(exc, AuthenticationFailed):
+        return MappedFault(True, messages.authentication)
+    if isinstance(exc, DocumentNotFound):
+        return MappedFault(True, messages.document_not_exist.format(doc_id=exc.doc_id))
+    if isinstance(exc, InvalidDocument):
+        return MappedFault(True, messages.invalid_xml.format(reason=exc.reason))
+    if isinstance(exc, InvalidRequest):
+        return MappedFault(True, messages.invalid_request.format(reason=exc.reason))
+    if isinstance(exc, Fault):
+        return _map_spyne_fault(exc, messages)
+    correlation_id = new_correlation_id()
+    log.error("internal error [correlation id %s]", correlation_id, exc_info=exc)
+    return MappedFault(False, messages.internal.format(correlation_id=correlation_id))
+
+
+# libxml2 via spyne: "<string>:1:0:ERROR:SCHEMASV:SCHEMAV_CVC_DATATYPE_VALID_1_2_1: Element '{ns}X': ..."
+_LIBXML_PREFIX = re.compile(r"^.*?:\d+:\d+:ERROR:[A-Z]+:[A-Z0-9_]+:\s*")
+_CLARK_NAME = re.compile(r"\{[^}]*\}")
+_SPYNE_CLIENT_REASONS = {
+    "Client.ResourceNotFound": "the SOAP body names no operation of this service",
+    "Client.SoapError": "the request is not a SOAP envelope",
+}
+
+
+def _map_spyne_fault(fault: Fault, messages: FaultMessages) -> MappedFault:
+    code = str(fault.faultcode or "")
+    if not code.startswith("Client"):
+        correlation_id = new_correlation_id()
+        log.error("framework fault %s [correlation id %s]: %s", code, correlation_id, fault.faultstring)
+        return MappedFault(False, messages.internal.format(correlation_id=correlation_id))
+    reason = _SPYNE_CLIENT_REASONS.get(code) or readable_reason(str(fault.faultstring or code))
+    if "XmlSyntaxError" in code or "XMLSyntaxError" in code:
+        reason = f"the request is not well-formed XML: {reason}"
+    return MappedFault(True, messages.invalid_request.format(reason=reason))
+
+
+def readable_reason(text: str) -> str:
+    """libxml2's schema message without its positional prefix and Clark-notation namespaces."""
+    text = _LIBXML_PREFIX.sub("", text.strip().splitlines()[0] if text.strip() else text)
+    text = _CLARK_NAME.sub("", text)
+    text = re.sub(r"\s*\(<string>, line \d+\)$", "", text.strip()).rstrip('"').strip()
+    return text or "the request is malformed"

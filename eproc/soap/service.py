@@ -1,0 +1,77 @@
+"""The six FMS operations as a spyne service, behind the AuthHeader.
+
+spyne parses the envelope, validates the body against the operation's schema (``validator="lxml"``:
+without it ``<Processed>yes</Processed>`` would silently become ``false``) and dispatches by the body
+element. Responses and faults are written by :mod:`eproc.soap.envelope`, not by spyne.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from spyne import Boolean, ComplexModel, DateTime, ServiceBase, Unicode, rpc
+
+from eproc.services import accounts, collection, intake
+from eproc.services.accounts import Principal
+from eproc.services.errors import AuthenticationFailed
+from eproc.soap.envelope import SERVICE_NS
+from eproc.soap.faults import InvalidRequest
+
+
+class AuthHeader(ComplexModel):
+    __namespace__ = SERVICE_NS
+    _type_info = [("Username", Unicode), ("Password", Unicode)]
+
+
+# Value types are required and not nillable, as in the ASMX WSDL: a .NET DateTime or bool is
+# always sent, so an absent one is a malformed request, never a default.
+RequiredDateTime = DateTime(min_occurs=1, nillable=False)
+RequiredBoolean = Boolean(min_occurs=1, nillable=False)
+
+
+def _principal(ctx) -> Principal:  # type: ignore[no-untyped-def]
+    header_doc = ctx.in_header_doc
+    if header_doc is not None:
+        auth_headers = [e for e in header_doc if e.tag == f"{{{SERVICE_NS}}}AuthHeader"]
+        if len(auth_headers) > 1:
+            raise InvalidRequest("the SOAP header carries more than one AuthHeader; send exactly one")
+    header = ctx.in_header
+    if header is None:
+        raise AuthenticationFailed()
+    hub = ctx.app.hub
+    return accounts.authenticate(hub, header.Username, header.Password)
+
+
+class OtsService(ServiceBase):
+    __in_header__ = AuthHeader
+
+    @rpc(_returns=Unicode)
+    def ChangePassword(ctx) -> str:  # noqa: N802 - the wire names are the contract
+        return accounts.change_password(ctx.app.hub, _principal(ctx))
+
+    @rpc(_returns=Unicode)
+    def FetchIndex(ctx) -> str:  # noqa: N802
+        return collection.fetch_index(ctx.app.hub, _principal(ctx))
+
+    @rpc(RequiredDateTime, _returns=Unicode)
+    def FetchIndexFromDate(ctx, BeginDate: datetime) -> str:  # noqa: N802, N803
+        principal = _principal(ctx)
+        return collection.fetch_index_from_date(ctx.app.hub, principal, BeginDate)
+
+    @rpc(Unicode, RequiredBoolean, _returns=Boolean)
+    def UpdateDocumentStatus(ctx, DocID: str, Processed: bool) -> bool:  # noqa: N802, N803
+        principal = _principal(ctx)
+        return collection.update_document_status(ctx.app.hub, principal, DocID or "", Processed)
+
+    @rpc(Unicode, _returns=Unicode)
+    def FetchDoc(ctx, DocID: str) -> str:  # noqa: N802, N803
+        principal = _principal(ctx)
+        return collection.fetch_doc(ctx.app.hub, principal, DocID or "")
+
+    @rpc(Unicode, _returns=Boolean)
+    def SendOrder(ctx, Document: str) -> bool:  # noqa: N802, N803
+        principal = _principal(ctx)
+        if not Document:
+            raise intake.InvalidDocument("the Document element is empty: send the Authorised Order XML")
+        intake.receive_order(ctx.app.hub, principal, Document)
+        return True

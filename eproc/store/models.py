@@ -1,0 +1,183 @@
+"""SQLAlchemy 2.0 typed models: accounts, queued documents, received orders, the event log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# A naming convention from day one: Alembic can then name, compare and drop constraints on every
+# backend, including SQLite in batch mode.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DOCUMENT_TYPES = ("order", "invoice", "creditnote", "quote")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored and returned in UTC, aware, on every backend.
+
+    SQLite keeps no offset, so a naive value read back is UTC by construction; a naive value
+    written is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    """A school's login to this supplier's service, and what its documents must carry."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # The password before the last ChangePassword: valid until the new one is used once or the
+    # grace period ends, because FMS may never have received the ChangePassword response.
+    previous_password_hash: Mapped[str | None] = mapped_column(String(255))
+    previous_password_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Bumped on every credential change; verified-credential caches in every worker key on it.
+    credential_version: Mapped[int] = mapped_column(Integer, default=1)
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    establishment_name: Mapped[str] = mapped_column(String(200))
+    buyer_duns: Mapped[str] = mapped_column(String(9))
+    supplier_duns: Mapped[str] = mapped_column(String(9))
+    account_number: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_account_duns", "buyer_duns", "supplier_duns"),)
+
+
+class Document(Base):
+    """A document queued for one school's FMS to collect: content order, invoice, credit note, quote."""
+
+    __tablename__ = "document"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    doc_type: Mapped[str] = mapped_column(String(16))
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    document_number: Mapped[str | None] = mapped_column(String(100))
+    document_date: Mapped[str | None] = mapped_column(String(40))
+    buyer_duns: Mapped[str | None] = mapped_column(String(9))
+    supplier_duns: Mapped[str | None] = mapped_column(String(9))
+    line_count: Mapped[int | None] = mapped_column(Integer)
+    total_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    report_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    processed: Mapped[bool] = mapped_column(Boolean, default=False)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    first_collected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_collected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    collect_count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    # FetchIndex walks (account, processed, created); FetchIndexFromDate walks (account, created):
+    # both cost grows with that account's documents, not with the table.
+    __table_args__ = (
+        Index("ix_document_account_unprocessed", "account_id", "processed", "created_at"),
+        Index("ix_document_account_created", "account_id", "created_at"),
+        Index("ix_document_expires_at", "expires_at"),
+    )
+
+
+class ReceivedOrder(Base):
+    """An Authorised Order FMS sent back with SendOrder; an amended re-send is a new revision."""
+
+    __tablename__ = "received_order"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    order_number: Mapped[str] = mapped_column(String(100))
+    revision: Mapped[int] = mapped_column(Integer)
+    report_json: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    # Durable duplicate detection: the same order re-sent by FMS is stored once, whichever worker
+    # receives it; a revision number is taken once per order.
+    __table_args__ = (
+        UniqueConstraint("account_id", "order_number", "sha256"),
+        UniqueConstraint("account_id", "order_number", "revision"),
+    )
+
+
+class Event(Base):
+    """Append-only log of every state change."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_event_account_at", "account_id", "at"),)
+
+
+EVENT_KINDS = (
+    "queued",
+    "collected",
+    "processed",
+    "unprocessed",
+    "expired",
+    "purged",
+    "order_received",
+    "order_duplicate",
+    "password_changed",
+    "login_failed",
+    "login_locked",
+    "account_created",
+    "account_disabled",
+    "account_enabled",
+    "account_unlocked",
+)
