@@ -32,7 +32,9 @@ def create_app(settings: Settings | None = None) -> Callable[[dict, StartRespons
         if request_path == "/health":
             return _health(hub, start_response)
         body = f"Not found. The FMS web service is at {settings.service_path}\n".encode()
-        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+        start_response(
+            "404 Not Found", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+        )
         return [body]
 
     application.hub = hub  # type: ignore[attr-defined]

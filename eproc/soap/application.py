@@ -8,9 +8,8 @@ from spyne import Application
 from spyne.protocol.soap import Soap11, Soap12
 
 from eproc.services.hub import Hub
-from eproc.soap.envelope import SOAP11, SOAP12, SoapVersion, fault_envelope, response_envelope
-from eproc.soap.envelope import SERVICE_NS
-from eproc.soap.faults import MappedFault, map_error
+from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_envelope, response_envelope
+from eproc.soap.faults import map_error
 from eproc.soap.service import OtsService
 
 # spyne logs every Fault with a traceback at ERROR; eproc maps and logs errors itself.

@@ -121,7 +121,12 @@ class SoapEndpoint:
             budget -= len(chunk)
 
     def _fault(
-        self, start_response: StartResponse, version: SoapVersion, reason: str, *, raw: bool = False,
+        self,
+        start_response: StartResponse,
+        version: SoapVersion,
+        reason: str,
+        *,
+        raw: bool = False,
         status: str = "500 Internal Server Error",
     ) -> Iterable[bytes]:
         message = reason if raw else self.settings.faults.invalid_request.format(reason=reason)

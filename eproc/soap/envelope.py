@@ -36,10 +36,7 @@ class SoapVersion:
     @property
     def open_envelope(self) -> str:
         # Namespace order as in the vendor's published sample: xsi, xsd, soap.
-        return (
-            f'<soap:Envelope xmlns:xsi="{XSI_NS}" xmlns:xsd="{XSD_NS}" '
-            f'xmlns:soap="{self.envelope_ns}"><soap:Body>'
-        )
+        return f'<soap:Envelope xmlns:xsi="{XSI_NS}" xmlns:xsd="{XSD_NS}" xmlns:soap="{self.envelope_ns}"><soap:Body>'
 
 
 SOAP11 = SoapVersion("1.1", SOAP11_ENV, "text/xml; charset=utf-8")

@@ -59,9 +59,7 @@ def unprocessed_documents(session: Session, account_id: int, now: datetime) -> S
     return session.scalars(query).all()
 
 
-def documents_created_after(
-    session: Session, account_id: int, after: datetime, now: datetime
-) -> Sequence[Document]:
+def documents_created_after(session: Session, account_id: int, after: datetime, now: datetime) -> Sequence[Document]:
     query = (
         select(Document)
         .where(Document.account_id == account_id, Document.created_at > after, _visible(now))
@@ -72,9 +70,7 @@ def documents_created_after(
 
 def visible_document(session: Session, account_id: int, doc_id: str, now: datetime) -> Document | None:
     """The caller's own, unexpired document; another account's DocID reads exactly as unknown."""
-    query = select(Document).where(
-        Document.doc_id == doc_id, Document.account_id == account_id, _visible(now)
-    )
+    query = select(Document).where(Document.doc_id == doc_id, Document.account_id == account_id, _visible(now))
     return session.scalars(query).one_or_none()
 
 
@@ -151,9 +147,7 @@ def delete_documents(session: Session, ids: Sequence[int]) -> int:
 
 
 def count_documents(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(Document.processed, func.count()).group_by(Document.processed)
-    ).all()
+    rows = session.execute(select(Document.processed, func.count()).group_by(Document.processed)).all()
     counts = {"processed": 0, "unprocessed": 0}
     for processed, count in rows:
         counts["processed" if processed else "unprocessed"] = count
