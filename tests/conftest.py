@@ -4,12 +4,7 @@ settings that point at them, and a real gunicorn server started through the real
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import LiveServer, server_environment, start_server
 
 from eproc.config import Settings, load_settings
 from eproc.services.hub import Hub, build_hub
@@ -26,20 +22,7 @@ from eproc.store.migrate import upgrade
 POSTGRES_URL = os.environ.get("EPROC_TEST_POSTGRES_URL", "")
 DATA = Path(__file__).parent / "data"
 
-# argon2 at production cost would make every test account cost ~150 ms; the cost is configuration,
-# and the benchmarks measure the real one.
-CHEAP_HASHING = {
-    "EPROC_ARGON2_TIME_COST": "1",
-    "EPROC_ARGON2_MEMORY_COST": "1024",
-    "EPROC_ARGON2_PARALLELISM": "1",
-}
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def server_environment(database_url: str, **extra: str) -> dict[str, str]:
-    """The EPROC_* variables a test process or server runs with."""
-    return {"EPROC_DATABASE_URL": database_url, **CHEAP_HASHING, **extra}
 
 
 def make_settings(database_url: str, **extra: str) -> Settings:
@@ -117,77 +100,6 @@ def hub(settings: Settings) -> Hub:
     return build_hub(settings)
 
 
-# --- a real server ----------------------------------------------------------------------------
-
-
-@dataclass
-class LiveServer:
-    process: subprocess.Popen
-    base_url: str
-    log: list[str]
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.base_url}/service.asmx"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-LISTENING = re.compile(r"Listening at: (https?://[^\s]+) ")
-
-
-def start_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None) -> LiveServer:
-    """``eproc serve --port 0`` as a user would run it; the bound port is read from gunicorn's log."""
-    command = [sys.executable, "-m", "eproc.cli", "serve", "--host", "127.0.0.1", "--port", "0", *extra_args]
-    process_env = {**os.environ, **server_environment(database_url), **(env or {})}
-    process = subprocess.Popen(
-        command, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
-    log: list[str] = []
-    found: dict[str, str] = {}
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            log.append(line)
-            match = LISTENING.search(line)
-            if match and "url" not in found:
-                found["url"] = match.group(1)
-            if "Booting worker" in line and "url" in found:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(timeout=30) or "url" not in found:
-        process.kill()
-        raise RuntimeError("server did not start:\n" + "".join(log))
-    server = LiveServer(process, found["url"], log)
-    _wait_until_answering(server)
-    return server
-
-
-def _wait_until_answering(server: LiveServer) -> None:
-    import requests
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{server.base_url}/health", timeout=2, verify=False)
-            return
-        except requests.exceptions.SSLError:
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("server never answered:\n" + "".join(server.log))
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def live_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database shared by one test module and its server."""
@@ -218,5 +130,3 @@ def live_server(live_database: str) -> Iterator[LiveServer]:
     server.stop()
 
 
-def unique_name(prefix: str = "school") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
