@@ -3,56 +3,31 @@ settings that point at them, and a real gunicorn server started through the real
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from support import LiveServer, server_environment, start_server
+from support import (
+    BACKENDS,
+    LiveServer,
+    PostgresDatabase,
+    create_postgres_database,
+    server_environment,
+    start_server,
+)
 
 from eproc.config import Settings, load_settings
 from eproc.services.hub import Hub, build_hub
 from eproc.store.migrate import upgrade
 
-POSTGRES_URL = os.environ.get("EPROC_TEST_POSTGRES_URL", "")
 DATA = Path(__file__).parent / "data"
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def make_settings(database_url: str, **extra: str) -> Settings:
     return load_settings(server_environment(database_url, **extra))
-
-
-@dataclass
-class PostgresDatabase:
-    admin_url: str
-    url: str
-    name: str
-
-    def drop(self) -> None:
-        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        engine.dispose()
-
-
-def create_postgres_database() -> PostgresDatabase:
-    """A fresh, empty database on the test server, dropped by the caller."""
-    if not POSTGRES_URL:
-        pytest.skip("no PostgreSQL: set EPROC_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
-    name = f"eproc_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    return PostgresDatabase(POSTGRES_URL, url, name)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get("EPROC_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
 # argon2 at production cost would make every test account cost ~150 ms; the cost is configuration,
 # and the benchmarks measure the real one.
 CHEAP_HASHING = {
@@ -94,6 +101,32 @@ def _wait_until_answering(server: LiveServer) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("server never answered:\n" + "".join(server.log))
+
+
+@dataclass
+class PostgresDatabase:
+    admin_url: str
+    url: str
+    name: str
+
+    def drop(self) -> None:
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def create_postgres_database() -> PostgresDatabase:
+    """A fresh, empty database on the test server, dropped by the caller."""
+    if not POSTGRES_URL:
+        pytest.skip("no PostgreSQL: set EPROC_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
+    name = f"eproc_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    return PostgresDatabase(POSTGRES_URL, url, name)
 
 
 def unique_name(prefix: str = "school") -> str:
