@@ -25,7 +25,6 @@ from eproc.store.migrate import upgrade
 DATA = Path(__file__).parent / "data"
 
 
-
 def make_settings(database_url: str, **extra: str) -> Settings:
     return load_settings(server_environment(database_url, **extra))
 
@@ -103,5 +102,3 @@ def live_server(live_database: str) -> Iterator[LiveServer]:
     server = start_server(live_database)
     yield server
     server.stop()
-
-

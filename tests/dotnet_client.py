@@ -23,8 +23,14 @@ def escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def envelope(operation: str, params: str = "", username: str | None = "", password: str | None = "",
-             version: str = "1.1", header: str | None = None) -> bytes:
+def envelope(
+    operation: str,
+    params: str = "",
+    username: str | None = "",
+    password: str | None = "",
+    version: str = "1.1",
+    header: str | None = None,
+) -> bytes:
     """The request body .NET writes (it omits the header entirely when no AuthHeader is set)."""
     env_ns = SOAP11_ENV if version == "1.1" else SOAP12_ENV
     if header is None and username is not None:
@@ -51,13 +57,22 @@ class Response:
         return etree.fromstring(self.body)
 
 
-def post(url: str, operation: str, body: bytes, version: str = "1.1", content_type: str | None = None,
-         ssl_context: ssl.SSLContext | None = None, expect_continue: bool = True, timeout: float = 30) -> Response:
+def post(
+    url: str,
+    operation: str,
+    body: bytes,
+    version: str = "1.1",
+    content_type: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    expect_continue: bool = True,
+    timeout: float = 30,
+) -> Response:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
     if content_type is None:
         content_type = (
-            "text/xml; charset=utf-8" if version == "1.1"
+            "text/xml; charset=utf-8"
+            if version == "1.1"
             else f'application/soap+xml; charset=utf-8; action="{OTS}/{operation}"'
         )
     lines = [f"POST {parts.path or '/'} HTTP/1.1", f"User-Agent: {USER_AGENT}", f"Content-Type: {content_type}"]
@@ -121,8 +136,15 @@ def _dechunk(data: bytes) -> bytes:
     return out
 
 
-def call(url: str, operation: str, params: str = "", username: str | None = "", password: str | None = "",
-         version: str = "1.1", **kwargs: object) -> Response:
+def call(
+    url: str,
+    operation: str,
+    params: str = "",
+    username: str | None = "",
+    password: str | None = "",
+    version: str = "1.1",
+    **kwargs: object,
+) -> Response:
     body = envelope(operation, params, username, password, version)
     return post(url, operation, body, version, **kwargs)  # type: ignore[arg-type]
 

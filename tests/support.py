@@ -26,6 +26,7 @@ CHEAP_HASHING = {
     "EPROC_ARGON2_PARALLELISM": "1",
 }
 
+
 def server_environment(database_url: str, **extra: str) -> dict[str, str]:
     """The EPROC_* variables a test process or server runs with."""
     return {"EPROC_DATABASE_URL": database_url, **CHEAP_HASHING, **extra}

@@ -19,18 +19,31 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def school(live_hub) -> str:
     username = unique_name()
-    accounts.create_account(live_hub, username, establishment_name="Fault School", buyer_duns="111111111",
-                            supplier_duns="222222222", password=PASSWORD)
+    accounts.create_account(
+        live_hub,
+        username,
+        establishment_name="Fault School",
+        buyer_duns="111111111",
+        supplier_duns="222222222",
+        password=PASSWORD,
+    )
     return username
 
 
 @pytest.fixture(scope="module")
 def other_school_doc_id(live_hub) -> str:
     username = unique_name("other")
-    accounts.create_account(live_hub, username, establishment_name="Other School", buyer_duns="333333333",
-                            supplier_duns="222222222", password=PASSWORD)
-    queued = intake.queue_document(live_hub, b"<Quote>for the other school</Quote>", username=username,
-                                   requested_type="quote")
+    accounts.create_account(
+        live_hub,
+        username,
+        establishment_name="Other School",
+        buyer_duns="333333333",
+        supplier_duns="222222222",
+        password=PASSWORD,
+    )
+    queued = intake.queue_document(
+        live_hub, b"<Quote>for the other school</Quote>", username=username, requested_type="quote"
+    )
     return queued.doc_id
 
 
@@ -61,16 +74,23 @@ def test_wrong_password(live_server, school, version):
 
 
 def test_unknown_user_reads_like_a_wrong_password(live_server, school, version):
-    response = net.call(live_server.endpoint, "FetchIndex", username="nobody-" + school, password=PASSWORD,
-                        version=version)
+    response = net.call(
+        live_server.endpoint, "FetchIndex", username="nobody-" + school, password=PASSWORD, version=version
+    )
     assert_fault(response, version, AUTH_FAULT)
     assert_still_serving(live_server, school, version)
 
 
 def test_disabled_account(live_server, live_hub, version):
     username = unique_name("disabled")
-    accounts.create_account(live_hub, username, establishment_name="Closed School", buyer_duns="444444444",
-                            supplier_duns="222222222", password=PASSWORD)
+    accounts.create_account(
+        live_hub,
+        username,
+        establishment_name="Closed School",
+        buyer_duns="444444444",
+        supplier_duns="222222222",
+        password=PASSWORD,
+    )
     assert net.call(live_server.endpoint, "FetchIndex", username=username, password=PASSWORD).status == 200
     accounts.set_enabled(live_hub, username, False)
     response = net.call(live_server.endpoint, "FetchIndex", username=username, password=PASSWORD, version=version)
@@ -94,8 +114,9 @@ def test_unknown_doc_id(live_server, school, version, operation):
 
 
 @pytest.mark.parametrize("operation", ["FetchDoc", "UpdateDocumentStatus"])
-def test_another_accounts_doc_id_reads_as_unknown(live_server, live_hub, school, other_school_doc_id, version,
-                                                  operation):
+def test_another_accounts_doc_id_reads_as_unknown(
+    live_server, live_hub, school, other_school_doc_id, version, operation
+):
     params = f"<DocID>{other_school_doc_id}</DocID>" + (
         "<Processed>true</Processed>" if operation != "FetchDoc" else ""
     )
@@ -110,11 +131,17 @@ def test_another_accounts_doc_id_reads_as_unknown(live_server, live_hub, school,
 
 @pytest.mark.parametrize("value", ["yes", "", "TRUE", "2"])
 def test_processed_must_be_a_boolean(live_server, school, version, value):
-    response = net.call(live_server.endpoint, "UpdateDocumentStatus",
-                        f"<DocID>ORD-X</DocID><Processed>{value}</Processed>", username=school, password=PASSWORD,
-                        version=version)
+    response = net.call(
+        live_server.endpoint,
+        "UpdateDocumentStatus",
+        f"<DocID>ORD-X</DocID><Processed>{value}</Processed>",
+        username=school,
+        password=PASSWORD,
+        version=version,
+    )
     assert_fault(
-        response, version,
+        response,
+        version,
         f"InvalidRequestException: Element 'Processed': '{value}' is not a valid value of the atomic type "
         "'xs:boolean'.",
     )
@@ -123,11 +150,14 @@ def test_processed_must_be_a_boolean(live_server, school, version, value):
 
 def test_missing_begin_date(live_server, school, version):
     body = net.envelope("FetchIndexFromDate", "", school, PASSWORD, version)
-    body = body.replace(b'<FetchIndexFromDate xmlns="http://www.dcsf.gov.uk/open/webservices/ots" />',
-                        b'<FetchIndexFromDate xmlns="http://www.dcsf.gov.uk/open/webservices/ots"></FetchIndexFromDate>')
+    body = body.replace(
+        b'<FetchIndexFromDate xmlns="http://www.dcsf.gov.uk/open/webservices/ots" />',
+        b'<FetchIndexFromDate xmlns="http://www.dcsf.gov.uk/open/webservices/ots"></FetchIndexFromDate>',
+    )
     response = net.post(live_server.endpoint, "FetchIndexFromDate", body, version)
     assert_fault(
-        response, version,
+        response,
+        version,
         "InvalidRequestException: Element 'FetchIndexFromDate': Missing child element(s). Expected is ( BeginDate ).",
     )
     assert_still_serving(live_server, school, version)
@@ -140,7 +170,8 @@ def test_send_order_with_malformed_xml(live_server, live_hub, school, version):
     params = "<Document>" + net.escape("<Order><OrderHead></Order>") + "</Document>"
     response = net.call(live_server.endpoint, "SendOrder", params, username=school, password=PASSWORD, version=version)
     assert_fault(
-        response, version,
+        response,
+        version,
         "InvalidXmlException: not well-formed XML: Opening and ending tag mismatch: OrderHead line 1 and Order "
         "(line 1, column 27)",
     )
@@ -172,6 +203,8 @@ def test_wrong_content_type_is_refused_clearly(live_server, school):
     assert response.status == 415
     code, text = net.fault(response)
     assert code == "soap:Client"
-    assert text == ("InvalidRequestException: Content-Type 'application/json' is not supported: use text/xml "
-                    "(SOAP 1.1) or application/soap+xml (SOAP 1.2)")
+    assert text == (
+        "InvalidRequestException: Content-Type 'application/json' is not supported: use text/xml "
+        "(SOAP 1.1) or application/soap+xml (SOAP 1.2)"
+    )
     assert_still_serving(live_server, school, "1.1")
