@@ -14,19 +14,15 @@ from support import (
     LiveServer,
     PostgresDatabase,
     create_postgres_database,
-    server_environment,
+    make_settings,
     start_server,
 )
 
-from eproc.config import Settings, load_settings
+from eproc.config import Settings
 from eproc.services.hub import Hub, build_hub
 from eproc.store.migrate import upgrade
 
 DATA = Path(__file__).parent / "data"
-
-
-def make_settings(database_url: str, **extra: str) -> Settings:
-    return load_settings(server_environment(database_url, **extra))
 
 
 @pytest.fixture(scope="session")

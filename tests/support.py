@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from eproc.config import Settings, load_settings
+
 POSTGRES_URL = os.environ.get("EPROC_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -128,6 +130,10 @@ def create_postgres_database() -> PostgresDatabase:
     engine.dispose()
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     return PostgresDatabase(POSTGRES_URL, url, name)
+
+
+def make_settings(database_url: str, **extra: str) -> Settings:
+    return load_settings(server_environment(database_url, **extra))
 
 
 def unique_name(prefix: str = "school") -> str:

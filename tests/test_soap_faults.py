@@ -173,7 +173,7 @@ def test_send_order_with_malformed_xml(live_server, live_hub, school, version):
         response,
         version,
         "InvalidXmlException: not well-formed XML: Opening and ending tag mismatch: OrderHead line 1 and Order "
-        "(line 1, column 27)",
+        "(line 1, column 26)",
     )
     assert len(admin.list_orders(live_hub, school)) == before
     assert_still_serving(live_server, school, version)

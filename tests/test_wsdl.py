@@ -126,9 +126,7 @@ def test_auth_header_element_has_username_then_password(client: zeep.Client, wsd
 
 def test_service_has_a_soap11_and_a_soap12_port(client: zeep.Client) -> None:
     service = client.wsdl.services["EprocService"]
-    ports = {
-        name: (port.binding.name, port.binding_options["address"]) for name, port in service.ports.items()
-    }
+    ports = {name: (port.binding.name, port.binding_options["address"]) for name, port in service.ports.items()}
     assert ports == {
         "EprocServiceSoap": (_q("EprocServiceSoap"), PLACEHOLDER_LOCATION),
         "EprocServiceSoap12": (_q("EprocServiceSoap12"), PLACEHOLDER_LOCATION),
@@ -157,9 +155,7 @@ def test_zeep_builds_the_request_a_dotnet_client_sends(client: zeep.Client) -> N
 # --- (b) soapAction and binding details ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("binding_name", "prefix"), [("EprocServiceSoap", "soap"), ("EprocServiceSoap12", "soap12")]
-)
+@pytest.mark.parametrize(("binding_name", "prefix"), [("EprocServiceSoap", "soap"), ("EprocServiceSoap12", "soap12")])
 def test_each_operation_has_the_asmx_soap_action_and_header(wsdl_root, client, binding_name, prefix) -> None:
     binding = wsdl_root.find(f"wsdl:binding[@name='{binding_name}']", NS)
     assert binding.get("type") == "tns:EprocServiceSoap"
@@ -249,17 +245,14 @@ def test_embedded_schema_accepts_asmx_requests_and_rejects_bad_values(wsdl_root)
     ok = [
         f'<AuthHeader xmlns="{TNS}"><Username>string</Username><Password>string</Password></AuthHeader>',
         f'<ChangePassword xmlns="{TNS}" />',
-        f'<FetchIndexFromDate xmlns="{TNS}"><BeginDate>2024-03-01T13:45:10.1234567Z</BeginDate>'
-        "</FetchIndexFromDate>",
-        f'<UpdateDocumentStatus xmlns="{TNS}"><DocID>A</DocID><Processed>1</Processed>'
-        "</UpdateDocumentStatus>",
+        f'<FetchIndexFromDate xmlns="{TNS}"><BeginDate>2024-03-01T13:45:10.1234567Z</BeginDate></FetchIndexFromDate>',
+        f'<UpdateDocumentStatus xmlns="{TNS}"><DocID>A</DocID><Processed>1</Processed></UpdateDocumentStatus>',
         f'<UpdateDocumentStatusResponse xmlns="{TNS}"><UpdateDocumentStatusResult>true'
         "</UpdateDocumentStatusResult></UpdateDocumentStatusResponse>",
     ]
     bad = [
         f'<FetchIndexFromDate xmlns="{TNS}" />',
-        f'<UpdateDocumentStatus xmlns="{TNS}"><DocID>A</DocID><Processed>yes</Processed>'
-        "</UpdateDocumentStatus>",
+        f'<UpdateDocumentStatus xmlns="{TNS}"><DocID>A</DocID><Processed>yes</Processed></UpdateDocumentStatus>',
         f'<UpdateDocumentStatus xmlns="{TNS}"><DocID>A</DocID><Processed xmlns:xsi='
         '"http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/></UpdateDocumentStatus>',
         f'<AuthHeader xmlns="{TNS}"><Password>p</Password><Username>u</Username></AuthHeader>',
@@ -308,9 +301,7 @@ def test_render_is_cached_per_url() -> None:
     assert render_wsdl("https://b.example/service.asmx") != first
 
 
-@pytest.mark.parametrize(
-    "url", ["", "/service.asmx", "ftp://host/x", "https://host/x\n", "https://host/\x00"]
-)
+@pytest.mark.parametrize("url", ["", "/service.asmx", "ftp://host/x", "https://host/x\n", "https://host/\x00"])
 def test_render_refuses_urls_that_are_not_absolute_http(url: str) -> None:
     with pytest.raises(ValueError):
         render_wsdl(url)
@@ -354,9 +345,7 @@ def test_endpoint_url_honours_forwarded_headers_only_when_trusted() -> None:
 
 
 def test_endpoint_url_takes_the_nearest_proxy_value_and_ignores_junk() -> None:
-    environ = _environ(
-        HTTP_X_FORWARDED_PROTO="http, https", HTTP_X_FORWARDED_HOST="evil.example, a.example:8443"
-    )
+    environ = _environ(HTTP_X_FORWARDED_PROTO="http, https", HTTP_X_FORWARDED_HOST="evil.example, a.example:8443")
     assert endpoint_url(environ, "/service.asmx", True) == "https://a.example:8443/service.asmx"
     environ = _environ(HTTP_X_FORWARDED_PROTO="gopher", HTTP_X_FORWARDED_HOST='x"><a')
     assert endpoint_url(environ, "/service.asmx", True) == "http://eproc.example.org/service.asmx"
@@ -367,9 +356,7 @@ def test_endpoint_url_falls_back_to_server_name_and_port() -> None:
     assert endpoint_url(environ, "/service.asmx", False) == "http://10.0.0.5:8080/service.asmx"
     environ = _environ(HTTP_HOST='bad host"', SERVER_PORT="80", SERVER_NAME="eproc.internal")
     assert endpoint_url(environ, "/service.asmx", False) == "http://eproc.internal/service.asmx"
-    environ = _environ(
-        HTTP_HOST="", SERVER_PORT="443", SERVER_NAME="eproc.internal", **{"wsgi.url_scheme": "https"}
-    )
+    environ = _environ(HTTP_HOST="", SERVER_PORT="443", SERVER_NAME="eproc.internal", **{"wsgi.url_scheme": "https"})
     assert endpoint_url(environ, "/service.asmx", False) == "https://eproc.internal/service.asmx"
 
 

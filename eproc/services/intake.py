@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from eproc import ebis
+from eproc.ebis.parsing import XmlRejected, parse_xml
 from eproc.services.accounts import Principal
 from eproc.services.clock import utcnow
 from eproc.services.errors import InvalidDocument, NoMatchingAccount
@@ -59,8 +60,8 @@ def _expectations(account: Account) -> ebis.AccountExpectations:
 
 def _parse(hub: Hub, data: bytes | str):  # type: ignore[no-untyped-def]
     try:
-        return ebis.parse_xml(data, max_bytes=hub.settings.max_request_bytes)
-    except ebis.XmlRejected as exc:
+        return parse_xml(data, max_bytes=hub.settings.max_request_bytes)
+    except XmlRejected as exc:
         raise InvalidDocument(str(exc)) from None
 
 
@@ -83,7 +84,7 @@ def queue_document(
         _parse(hub, data)  # refuse hostile input before touching its bytes
         try:
             data = ebis.fill_checksum(data)
-        except ebis.XmlRejected as exc:
+        except XmlRejected as exc:
             raise InvalidDocument(str(exc)) from None
     root = _parse(hub, data)
     metadata: ebis.DocumentMetadata | None = None
@@ -92,7 +93,7 @@ def queue_document(
     else:
         try:
             doc_type = requested_type or ebis.identify(root)
-        except ebis.XmlRejected as exc:
+        except XmlRejected as exc:
             raise InvalidDocument(str(exc)) from None
         metadata = ebis.extract_metadata(root)
         if not (metadata.buyer_duns and metadata.supplier_duns):

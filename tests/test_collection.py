@@ -1,0 +1,127 @@
+"""Collection use cases on both databases: expiry, BeginDate time zones, status changes, purge, events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+from support import make_settings, unique_name
+
+from eproc.services import accounts, admin, collection, housekeeping, intake
+from eproc.services.errors import DocumentNotFound
+from eproc.services.hub import build_hub
+from eproc.store import repositories as repo
+from eproc.store.models import Document
+
+
+def make_school(hub) -> accounts.Principal:
+    username = unique_name()
+    view, password = accounts.create_account(
+        hub, username, establishment_name="School", buyer_duns="123456789", supplier_duns="987654321"
+    )
+    return accounts.authenticate(hub, username, password)
+
+
+def queue_quote(hub, principal, text: str = "<Quote/>") -> str:
+    return intake.queue_document(hub, text.encode(), username=principal.username, requested_type="quote").doc_id
+
+
+def index_ids(index_xml: str) -> list[str]:
+    return [e.text for e in etree.fromstring(index_xml.encode()).iter("DocID")]
+
+
+def backdate(hub, doc_id: str, **changes) -> None:
+    with hub.uow.begin() as session:
+        document = repo.document_by_doc_id(session, doc_id)
+        for name, value in changes.items():
+            setattr(document, name, value)
+
+
+def test_expired_documents_are_neither_listed_nor_fetchable(hub):
+    school = make_school(hub)
+    live, expired = queue_quote(hub, school), queue_quote(hub, school)
+    backdate(hub, expired, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+    assert index_ids(collection.fetch_index(hub, school)) == [live]
+    since = datetime.now(UTC) - timedelta(days=1)
+    assert index_ids(collection.fetch_index_from_date(hub, school, since)) == [live]
+    for call in (
+        lambda: collection.fetch_doc(hub, school, expired),
+        lambda: collection.update_document_status(hub, school, expired, True),
+    ):
+        with pytest.raises(DocumentNotFound):
+            call()
+
+
+def test_processed_documents_stay_in_the_dated_index_past_expiry(hub):
+    school = make_school(hub)
+    doc_id = queue_quote(hub, school)
+    collection.update_document_status(hub, school, doc_id, True)
+    backdate(hub, doc_id, expires_at=datetime.now(UTC) - timedelta(days=1))
+    since = datetime.now(UTC) - timedelta(days=1)
+    assert index_ids(collection.fetch_index_from_date(hub, school, since)) == [doc_id]
+    assert index_ids(collection.fetch_index(hub, school)) == []
+
+
+def test_begin_date_without_offset_is_read_in_the_configured_zone(database_url):
+    hub = build_hub(make_settings(database_url, EPROC_TIMEZONE="Asia/Tokyo"))  # UTC+9, no DST
+    school = make_school(hub)
+    doc_id = queue_quote(hub, school)
+    created = admin.show_document(hub, doc_id).created_at
+    tokyo_wall_clock = (created + timedelta(hours=9)).replace(tzinfo=None)
+
+    assert index_ids(collection.fetch_index_from_date(hub, school, tokyo_wall_clock - timedelta(minutes=1))) == [doc_id]
+    assert index_ids(collection.fetch_index_from_date(hub, school, tokyo_wall_clock + timedelta(minutes=1))) == []
+    # Read as UTC, the same wall-clock value would be nine hours in the future and list nothing.
+    assert index_ids(collection.fetch_index_from_date(hub, school, created - timedelta(minutes=1))) == [doc_id]
+
+
+def test_after_is_strictly_after(hub):
+    school = make_school(hub)
+    doc_id = queue_quote(hub, school)
+    created = admin.show_document(hub, doc_id).created_at
+    assert index_ids(collection.fetch_index_from_date(hub, school, created)) == []
+    assert index_ids(collection.fetch_index_from_date(hub, school, created - timedelta(microseconds=1))) == [doc_id]
+
+
+def test_status_changes_are_logged_once(hub):
+    school = make_school(hub)
+    doc_id = queue_quote(hub, school)
+    for processed in (True, True, False, False, True):
+        assert collection.update_document_status(hub, school, doc_id, processed) is True
+    kinds = [e.kind for e in admin.list_events(hub, school.username) if e.subject == doc_id]
+    assert kinds == ["queued", "processed", "unprocessed", "processed"]
+
+
+def test_fetch_records_collection_without_touching_processed(hub):
+    school = make_school(hub)
+    doc_id = queue_quote(hub, school, "<Quote>chairs</Quote>")
+    assert collection.fetch_doc(hub, school, doc_id) == "<Quote>chairs</Quote>"
+    assert collection.fetch_doc(hub, school, doc_id) == "<Quote>chairs</Quote>"
+    shown = admin.show_document(hub, doc_id)
+    assert shown.collect_count == 2 and not shown.processed
+    assert shown.first_collected_at <= shown.last_collected_at
+    assert index_ids(collection.fetch_index(hub, school)) == [doc_id]
+
+
+def test_purge_in_batches_logs_every_document(database_url):
+    hub = build_hub(make_settings(database_url, EPROC_PURGE_BATCH_SIZE="2", EPROC_RETENTION_DAYS="30"))
+    school = make_school(hub)
+    expired = [queue_quote(hub, school) for _ in range(5)]
+    for doc_id in expired:
+        backdate(hub, doc_id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    old_processed = queue_quote(hub, school)
+    backdate(hub, old_processed, processed=True, processed_at=datetime.now(UTC) - timedelta(days=31))
+    recent_processed = queue_quote(hub, school)
+    collection.update_document_status(hub, school, recent_processed, True)
+    live = queue_quote(hub, school)
+
+    assert housekeeping.purge(hub, dry_run=True) == housekeeping.PurgeResult(5, 1, True)
+    assert len(admin.list_documents(hub)) == 8
+    assert housekeeping.purge(hub) == housekeeping.PurgeResult(5, 1, False)
+    assert {d.doc_id for d in admin.list_documents(hub)} == {recent_processed, live}
+    purged = {e.subject for e in admin.list_events(hub, kind="purged")}
+    assert purged == {*expired, old_processed}
+    with hub.uow.begin() as session:
+        assert session.query(Document).count() == 2
