@@ -12,8 +12,16 @@ from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_e
 from eproc.soap.faults import map_error
 from eproc.soap.service import OtsService
 
-# spyne logs every Fault with a traceback at ERROR; eproc maps and logs errors itself.
-for _name in ("spyne.application.client", "spyne.application.server", "spyne.application"):
+# spyne logs every Fault with a traceback at ERROR, and a malformed request verbatim (AuthHeader
+# password included) on its ".invalid" loggers; eproc maps and logs errors itself, without bodies.
+for _name in (
+    "spyne.application.client",
+    "spyne.application.server",
+    "spyne.application",
+    "spyne.protocol.soap.soap11.invalid",
+    "spyne.protocol.soap.soap12.invalid",
+    "spyne.protocol.xml.invalid",
+):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 
