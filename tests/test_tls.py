@@ -74,6 +74,7 @@ def test_fms_cycle_over_https(tls_server, live_hub):
     doc = intake.queue_document(live_hub, (DATA / "invoice-full.xml").read_bytes(), username=username)
 
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise replace the one CA this test trusts
     session.verify = str(cert)
     client = zeep.Client(f"{server.endpoint}?wsdl", transport=Transport(session=session))
     # The WSDL names the URL the request came in on, https included, so zeep posts back over TLS.
