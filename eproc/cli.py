@@ -164,7 +164,9 @@ def account_list() -> None:
 def _print_account(view: accounts.AccountView) -> None:
     from eproc.services.clock import utcnow
 
-    locked = view.locked_until is not None and view.locked_until > utcnow()
+    now = utcnow()
+    locked = view.locked_until is not None and view.locked_until > now
+    remaining = int((view.locked_until - now).total_seconds()) + 1 if locked else 0  # type: ignore[operator]
     for label, value in [
         ("username", view.username),
         ("establishment", view.establishment_name),
@@ -174,7 +176,7 @@ def _print_account(view: accounts.AccountView) -> None:
         ("language / currency", f"{view.language} / {view.currency}"),
         ("enabled", "yes" if view.enabled else "no"),
         ("failed logins", str(view.failed_logins)),
-        ("locked", f"until {_when(view.locked_until)}" if locked else "no"),
+        ("locked", f"yes, until {_when(view.locked_until)} ({remaining}s left)" if locked else "no"),
         ("password changed", _when(view.password_changed_at)),
         ("previous password valid until", _when(view.previous_password_valid_until)),
         ("created", _when(view.created_at)),
@@ -379,6 +381,115 @@ def purge(dry_run: bool) -> None:
         f"{verb} {result.total} documents ({result.expired} expired uncollected, "
         f"{result.processed} processed past retention)"
     )
+
+
+# --- eBIS-XML documents ------------------------------------------------------------------------
+
+
+EXIT_REJECTED, EXIT_UNREADABLE = 1, 2
+
+
+def _read_for_check(path: str) -> bytes | None:
+    """The file's bytes, or None after saying on stderr why it cannot be read."""
+    from eproc.ebis import XmlRejected, read_document
+
+    try:
+        return read_document(path, max_bytes=get_settings().max_request_bytes)
+    except IsADirectoryError:
+        click.echo(f"eproc: error: {path}: is a directory, not a document", err=True)
+    except OSError as exc:
+        click.echo(f"eproc: error: {path}: cannot read: {exc.strerror}", err=True)
+    except XmlRejected as exc:
+        click.echo(f"eproc: error: {path}: {exc}", err=True)
+    return None
+
+
+def _print_report(path: str, report: Any) -> None:
+    verdict = "ACCEPTED" if report.accepted else "REJECTED"
+    kind = report.doc_type or "unknown document"
+    click.echo(f"{path}: {verdict} ({kind}; {len(report.errors)} errors, {len(report.warnings)} warnings; "
+               f"rules {report.rule_set_version})")
+    for finding in report.findings:
+        click.echo(f"  {finding.severity:<7} {finding.one_line()}")
+    metadata = report.metadata
+    if metadata is not None and metadata.checksum_expected is not None:
+        click.echo(f"  checksum stated {metadata.checksum_stated}, expected {metadata.checksum_expected}")
+
+
+@main.command("validate")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--type", "doc_type", type=click.Choice(["order", "invoice", "creditnote"]), default=None,
+              help="The type the document is queued as (default: from the document).")
+@click.option("--account", "username", default=None,
+              help="Also run the account's checks: DUNS handshake, language, currency.")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@friendly_errors
+def validate(files: tuple[str, ...], doc_type: str | None, username: str | None, as_json: bool) -> None:
+    """Check documents as 'enqueue' would, without queueing them.
+
+    Exit status: 0 all accepted, 1 any rejected, 2 any file unreadable.
+    """
+    from eproc import ebis
+
+    expectations = None
+    if username is not None:
+        view = accounts.show_account(_hub(), username)
+        expectations = ebis.AccountExpectations(view.buyer_duns, view.supplier_duns, view.language, view.currency)
+    status = 0
+    reports = []
+    for path in files:
+        data = _read_for_check(path)
+        if data is None:
+            status = EXIT_UNREADABLE
+            continue
+        report = ebis.check_document(data, requested_type=doc_type, expectations=expectations,
+                                     max_bytes=get_settings().max_request_bytes)
+        if not report.accepted and status == 0:
+            status = EXIT_REJECTED
+        if as_json:
+            reports.append({"file": path, "report": report.to_dict()})
+        else:
+            _print_report(path, report)
+    if as_json:
+        click.echo(json.dumps(reports, indent=2, ensure_ascii=False))
+    sys.exit(status)
+
+
+@main.command("checksum")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--write", is_flag=True, help="Write the expected checksum into each file, changing nothing else.")
+@friendly_errors
+def checksum(files: tuple[str, ...], write: bool) -> None:
+    """Print each document's stated and expected eBIS-XML checksum.
+
+    Exit status: 0 when every checksum is right (or was written), 1 when any is wrong, 2 when a file
+    cannot be read or has no checksum to compute.
+    """
+    from eproc import ebis
+
+    status = 0
+    for path in files:
+        data = _read_for_check(path)
+        if data is None:
+            status = EXIT_UNREADABLE
+            continue
+        try:
+            root = ebis.parse_xml(data, max_bytes=get_settings().max_request_bytes)
+            expected = ebis.compute_checksum(root)
+            stated = ebis.stated_checksum(root)
+        except (ebis.XmlRejected, ebis.ChecksumUnavailable) as exc:
+            click.echo(f"eproc: error: {path}: {exc}", err=True)
+            status = EXIT_UNREADABLE
+            continue
+        if stated == expected:
+            click.echo(f"{path}: stated {stated}, expected {expected}: ok")
+        elif write:
+            Path(path).write_bytes(ebis.fill_checksum(data, max_bytes=get_settings().max_request_bytes))
+            click.echo(f"{path}: stated {stated if stated is not None else 'none'}, expected {expected}: written")
+        else:
+            click.echo(f"{path}: stated {stated if stated is not None else 'none'}, expected {expected}: WRONG")
+            status = max(status, EXIT_REJECTED)
+    sys.exit(status)
 
 
 # --- serving ----------------------------------------------------------------------------------

@@ -81,11 +81,7 @@ def queue_document(
     if requested_type is not None and requested_type not in DOCUMENT_TYPES:
         raise InvalidDocument(f"unknown document type {requested_type!r}: use one of {', '.join(DOCUMENT_TYPES)}")
     if fill_checksum:
-        _parse(hub, data)  # refuse hostile input before touching its bytes
-        try:
-            data = ebis.fill_checksum(data)
-        except XmlRejected as exc:
-            raise InvalidDocument(str(exc)) from None
+        data = _fill_missing_checksum(hub, data)
     root = _parse(hub, data)
     metadata: ebis.DocumentMetadata | None = None
     if requested_type == "quote":
@@ -93,9 +89,11 @@ def queue_document(
     else:
         try:
             doc_type = requested_type or ebis.identify(root)
-        except XmlRejected as exc:
-            raise InvalidDocument(str(exc)) from None
-        metadata = ebis.extract_metadata(root)
+            metadata = ebis.extract_metadata(root)
+        except XmlRejected:
+            # Not an eBIS Order or Invoice at all: the report names what was found and what is expected.
+            report = ebis.check_content_document(root, requested_type=requested_type)
+            raise InvalidDocument(report.first_problem(), report) from None
         if not (metadata.buyer_duns and metadata.supplier_duns):
             # Nothing to route by: the account-independent report says what is missing.
             report = ebis.check_content_document(root, requested_type=doc_type)
@@ -132,6 +130,18 @@ def queue_document(
         repo.add(session, document)
         repo.record_event(session, "queued", now, account.id, doc_id, doc_type)
         return QueuedDocument(doc_id, doc_type, account.username, report)
+
+
+def _fill_missing_checksum(hub: Hub, data: bytes) -> bytes:
+    """Write the checksum only where the portal left it out (absent or 0); a wrong one stays wrong
+    so that the check below reports it rather than hiding a bug in the portal's own calculation."""
+    root = _parse(hub, data)
+    try:
+        if ebis.stated_checksum(root) not in (None, 0):
+            return data
+        return ebis.fill_checksum(data, max_bytes=hub.settings.max_request_bytes)
+    except (XmlRejected, ebis.ChecksumUnavailable) as exc:
+        raise InvalidDocument(f"cannot fill in the checksum: {exc}") from None
 
 
 def _route(session, metadata, username: str | None) -> Account:  # type: ignore[no-untyped-def]
