@@ -11,6 +11,8 @@ import pytest
 from support import server_environment
 
 DATA = Path(__file__).parent / "data" / "ebis" / "valid"
+# Another school of the same supplier: documents for Hillside's DUNS must not reach it.
+ELSEWHERE = ["--establishment", "Elsewhere", "--buyer-duns", "555555555", "--supplier-duns", "987654321"]
 SCHOOL = ["--establishment", "Hillside Primary School", "--buyer-duns", "123456789", "--supplier-duns", "987654321"]
 
 
@@ -168,17 +170,7 @@ def test_enqueue_refusals_store_nothing(eproc, tmp_path):
 
 
 def test_enqueue_with_no_matching_account_names_both_duns(eproc):
-    eproc(
-        "account",
-        "add",
-        "elsewhere",
-        "--establishment",
-        "Elsewhere",
-        "--buyer-duns",
-        "555555555",
-        "--supplier-duns",
-        "987654321",
-    )
+    eproc("account", "add", "elsewhere", *ELSEWHERE)
     result = eproc("enqueue", str(DATA / "invoice-full.xml"), ok=False)
     assert result.stderr.strip().endswith("no account has buyer DUNS 123456789 and supplier DUNS 987654321")
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import SCHOOL, Eproc
+from test_cli import ELSEWHERE, SCHOOL, Eproc
 
 DATA = Path(__file__).parent / "data" / "ebis"
 VALID = DATA / "valid"
@@ -54,17 +54,7 @@ def test_validate_json(eproc, tmp_path):
 
 
 def test_validate_with_an_account_runs_the_handshake(eproc):
-    eproc(
-        "account",
-        "add",
-        "elsewhere",
-        "--establishment",
-        "Elsewhere",
-        "--buyer-duns",
-        "555555555",
-        "--supplier-duns",
-        "987654321",
-    )
+    eproc("account", "add", "elsewhere", *ELSEWHERE)
     result = eproc("validate", "--account", "elsewhere", str(VALID / "invoice-full.xml"), ok=False)
     assert result.returncode == 1 and "[duns.handshake]" in result.stdout
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from eproc.ebis.index import IndexEntry, build_index
 from eproc.ebis.text import xml_text
 from eproc.services.accounts import Principal
@@ -11,6 +13,7 @@ from eproc.services.clock import utcnow
 from eproc.services.errors import DocumentNotFound
 from eproc.services.hub import Hub
 from eproc.store import repositories as repo
+from eproc.store.models import Document
 
 MAX_DOC_ID_LENGTH = 100
 
@@ -39,15 +42,22 @@ def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> st
     return build_index(entries, hub.settings.index_xslt)
 
 
+def _own_document(session: Session, principal: Principal, doc_id: str, now: datetime) -> Document:
+    """The caller's own visible document. Unknown, expired and another account's ids fail alike:
+    one query, one message, so neither wording nor timing tells them apart."""
+    document = None
+    if doc_id and len(doc_id) <= MAX_DOC_ID_LENGTH:
+        document = repo.visible_document(session, principal.account_id, doc_id, now)
+    if document is None:
+        raise DocumentNotFound(doc_id or "")
+    return document
+
+
 def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> str:
     """The document text exactly as queued; records the collection, never the processed flag."""
-    if not doc_id or len(doc_id) > MAX_DOC_ID_LENGTH:
-        raise DocumentNotFound(doc_id or "")
     now = utcnow()
     with hub.uow.begin() as session:
-        document = repo.visible_document(session, principal.account_id, doc_id, now)
-        if document is None:
-            raise DocumentNotFound(doc_id)
+        document = _own_document(session, principal, doc_id, now)
         repo.record_collection(session, document.id, now)
         repo.record_event(session, "collected", now, principal.account_id, doc_id)
         data = document.xml
@@ -56,13 +66,9 @@ def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> str:
 
 def update_document_status(hub: Hub, principal: Principal, doc_id: str, processed: bool) -> bool:
     """Mark processed or unprocessed; idempotent, and only a real change is logged."""
-    if not doc_id or len(doc_id) > MAX_DOC_ID_LENGTH:
-        raise DocumentNotFound(doc_id or "")
     now = utcnow()
     with hub.uow.begin() as session:
-        document = repo.visible_document(session, principal.account_id, doc_id, now)
-        if document is None:
-            raise DocumentNotFound(doc_id)
+        document = _own_document(session, principal, doc_id, now)
         if repo.set_processed(session, document.id, processed, now):
             repo.record_event(session, "processed" if processed else "unprocessed", now, principal.account_id, doc_id)
     return True
