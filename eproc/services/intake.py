@@ -186,7 +186,9 @@ def receive_order(hub: Hub, principal: Principal, document: str) -> ReceivedOrde
     report = ebis.check_authorised_order(root, expectations=expectations)
     if not report.accepted:
         raise InvalidDocument(report.first_problem(), report)
-    order_number = report.metadata.document_number if report.metadata else None
+    # FMS numbers the orders it sends: BuyersOrderNumber identifies an order across re-sends.
+    metadata = report.metadata
+    order_number = (metadata.buyers_order_number or metadata.document_number) if metadata else None
     if not order_number:
         raise InvalidDocument("/Order/OrderReferences/BuyersOrderNumber: the order has no order number")
     sha256 = hashlib.sha256(data).hexdigest()
