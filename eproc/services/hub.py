@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from passlib.context import CryptContext
 
@@ -18,17 +19,22 @@ class Hub:
     uow: UnitOfWork
     crypt: CryptContext
     credentials: CredentialCache
-    # A throwaway hash verified for unknown usernames so that they cost as much as a wrong password.
-    dummy_hash: str = field(default="")
+
+    @cached_property
+    def dummy_hash(self) -> str:
+        """A throwaway hash verified for unknown usernames, so they cost as much as a wrong password.
+
+        Made on first use, not at start-up: an argon2 hash costs ~150 ms, which every admin command
+        would otherwise pay for nothing.
+        """
+        return self.crypt.hash("eproc-timing-equaliser")
 
 
 def build_hub(settings: Settings | None = None) -> Hub:
     settings = settings or get_settings()
-    crypt = crypt_context(settings)
     return Hub(
         settings=settings,
         uow=UnitOfWork(engine_for(settings.database_url)),
-        crypt=crypt,
+        crypt=crypt_context(settings),
         credentials=CredentialCache(settings.credential_cache_seconds),
-        dummy_hash=crypt.hash("eproc-timing-equaliser"),
     )
