@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from eproc.store.models import Account, Document, Event, ReceivedOrder
@@ -45,15 +45,19 @@ def add(session: Session, row: Account | Document | ReceivedOrder | Event) -> No
 # --- documents --------------------------------------------------------------------------------
 
 
+# Booleans are compared with "= false", not "IS FALSE": PostgreSQL can use a btree index only for
+# the former.
+
+
 def _visible(now: datetime):  # type: ignore[no-untyped-def]
     """Processed documents stay listed until purged; unprocessed ones vanish at expiry."""
-    return or_(Document.processed.is_(True), Document.expires_at > now)
+    return or_(Document.processed == true(), Document.expires_at > now)
 
 
 def unprocessed_documents(session: Session, account_id: int, now: datetime) -> Sequence[Document]:
     query = (
         select(Document)
-        .where(Document.account_id == account_id, Document.processed.is_(False), Document.expires_at > now)
+        .where(Document.account_id == account_id, Document.processed == false(), Document.expires_at > now)
         .order_by(Document.created_at, Document.id)
     )
     return session.scalars(query).all()
@@ -85,7 +89,7 @@ def list_documents(
     if account_id is not None:
         query = query.where(Document.account_id == account_id)
     if unprocessed_only:
-        query = query.where(Document.processed.is_(False))
+        query = query.where(Document.processed == false())
     return session.scalars(query).all()
 
 
@@ -106,7 +110,7 @@ def set_processed(session: Session, document_id: int, processed: bool, now: date
     """Set the flag; returns whether it changed (so only real changes are logged)."""
     result = session.execute(
         update(Document)
-        .where(Document.id == document_id, Document.processed.is_(not processed))
+        .where(Document.id == document_id, Document.processed == (false() if processed else true()))
         .values(processed=processed, processed_at=now if processed else None)
     )
     return bool(result.rowcount)
@@ -114,8 +118,8 @@ def set_processed(session: Session, document_id: int, processed: bool, now: date
 
 def _purgeable(now: datetime, processed_before: datetime):  # type: ignore[no-untyped-def]
     return or_(
-        (Document.processed.is_(False)) & (Document.expires_at <= now),
-        (Document.processed.is_(True)) & (Document.processed_at <= processed_before),
+        (Document.processed == false()) & (Document.expires_at <= now),
+        (Document.processed == true()) & (Document.processed_at <= processed_before),
     )
 
 
