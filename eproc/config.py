@@ -54,6 +54,11 @@ class Settings:
     login_failure_limit: int = 5
     login_lockout_seconds: int = 60
     login_lockout_max_seconds: int = 3600
+    # Failed logins per client address, per worker process (eproc/services/throttle.py says why);
+    # 0 turns the address limit off. Deliberately far above the per-username limit: many schools
+    # can share one address (a local authority's network, a proxy).
+    login_address_failure_limit: int = 100
+    login_address_window_seconds: int = 600
     trusted_proxy_header: str = ""
     index_xslt: str = ""
     purge_batch_size: int = 500

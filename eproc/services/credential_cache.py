@@ -15,16 +15,22 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
-# Only a keyed digest of the password is held, never the password: a memory dump of the cache
-# does not give an offline-guessable hash either, because the key lives only in this process.
+# Only a keyed digest of the password is held, never the password, and the key never leaves this
+# process's memory, so a digest is worthless anywhere else. Someone who can read the worker's memory
+# gets key and digests together, i.e. a fast hash of recently used passwords (weaker than argon2):
+# that is the price of the cache, and why entries live only for the TTL.
 _PROCESS_KEY = secrets.token_bytes(32)
 
 
 class CredentialCache:
-    def __init__(self, ttl_seconds: float, max_entries: int = 50_000) -> None:
+    def __init__(
+        self, ttl_seconds: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
+        self._clock = clock
         self._entries: OrderedDict[tuple[int, int, bytes], tuple[float, str]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -37,7 +43,7 @@ class CredentialCache:
         if self._ttl <= 0:
             return None
         key = (account_id, version, self._digest(username, password))
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -53,10 +59,14 @@ class CredentialCache:
             return
         key = (account_id, version, self._digest(username, password))
         with self._lock:
-            self._entries[key] = (time.monotonic() + self._ttl, slot)
+            self._entries[key] = (self._clock() + self._ttl, slot)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:

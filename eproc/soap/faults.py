@@ -35,6 +35,22 @@ class MappedFault(Fault):
         self.message = message
 
 
+# A real DocID has at most 100 characters; a longer one is echoed shortened, so that a fault is
+# never an amplifier for whatever a caller sends.
+SHOWN_DOC_ID_LENGTH = 100
+
+
+def _shown_doc_id(doc_id: str) -> str:
+    if len(doc_id) <= SHOWN_DOC_ID_LENGTH:
+        return doc_id
+    return f"{doc_id[:SHOWN_DOC_ID_LENGTH]}... ({len(doc_id)} characters)"
+
+
+def _one_line(reason: str) -> str:
+    """FMS shows the faultstring in a message box: libxml2's line breaks become spaces."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", reason).strip()
+
+
 def new_correlation_id() -> str:
     return uuid.uuid4().hex[:16]
 
@@ -46,11 +62,11 @@ def map_error(exc: BaseException, messages: FaultMessages) -> MappedFault:
     if isinstance(exc, AuthenticationFailed):
         return MappedFault(True, messages.authentication)
     if isinstance(exc, DocumentNotFound):
-        return MappedFault(True, messages.document_not_exist.format(doc_id=exc.doc_id))
+        return MappedFault(True, messages.document_not_exist.format(doc_id=_shown_doc_id(exc.doc_id)))
     if isinstance(exc, InvalidDocument):
-        return MappedFault(True, messages.invalid_xml.format(reason=exc.reason))
+        return MappedFault(True, messages.invalid_xml.format(reason=_one_line(exc.reason)))
     if isinstance(exc, InvalidRequest):
-        return MappedFault(True, messages.invalid_request.format(reason=exc.reason))
+        return MappedFault(True, messages.invalid_request.format(reason=_one_line(exc.reason)))
     if isinstance(exc, Fault):
         return _map_spyne_fault(exc, messages)
     correlation_id = new_correlation_id()

@@ -13,7 +13,6 @@ from spyne import Boolean, ComplexModel, DateTime, ServiceBase, Unicode, rpc
 
 from eproc.services import accounts, collection, intake
 from eproc.services.accounts import Principal
-from eproc.services.errors import AuthenticationFailed
 from eproc.soap.envelope import SERVICE_NS
 from eproc.soap.faults import InvalidRequest
 
@@ -29,6 +28,11 @@ RequiredDateTime = DateTime(min_occurs=1, nillable=False)
 RequiredBoolean = Boolean(min_occurs=1, nillable=False)
 
 
+# The WSGI environ key under which the endpoint leaves the caller's address (proxy headers
+# already weighed) for the failed-login limits.
+CLIENT_ADDRESS_KEY = "eproc.client_address"
+
+
 def _principal(ctx) -> Principal:  # type: ignore[no-untyped-def]
     header_doc = ctx.in_header_doc
     if header_doc is not None:
@@ -36,10 +40,10 @@ def _principal(ctx) -> Principal:  # type: ignore[no-untyped-def]
         if len(auth_headers) > 1:
             raise InvalidRequest("the SOAP header carries more than one AuthHeader; send exactly one")
     header = ctx.in_header
-    if header is None:
-        raise AuthenticationFailed()
-    hub = ctx.app.hub
-    return accounts.authenticate(hub, header.Username, header.Password)
+    environ = getattr(ctx.transport, "req_env", None) or {}
+    # A missing AuthHeader is a failed login like any other: counted, logged, the same fault.
+    username, password = (header.Username, header.Password) if header is not None else (None, None)
+    return accounts.authenticate(ctx.app.hub, username, password, environ.get(CLIENT_ADDRESS_KEY))
 
 
 class OtsService(ServiceBase):

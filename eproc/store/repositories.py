@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, false, func, or_, select, true, update
+from sqlalchemy import Connection, Row, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from eproc.store.models import Account, Document, Event, ReceivedOrder
@@ -18,6 +18,19 @@ def account_by_username(session: Session, username: str, *, for_update: bool = F
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).one_or_none()
+
+
+def credential_state(connection: Connection, username: str) -> Row | None:
+    """What decides whether a remembered verification still holds: one narrow row, no ORM."""
+    query = select(
+        Account.id,
+        Account.credential_version,
+        Account.enabled,
+        Account.locked_until,
+        Account.previous_password_expires_at,
+        Account.failed_logins,
+    ).where(Account.username == username)
+    return connection.execute(query).one_or_none()
 
 
 def account_by_id(session: Session, account_id: int) -> Account | None:

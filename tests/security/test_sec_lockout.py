@@ -1,0 +1,238 @@
+"""Failed-login limits by username: a growing lockout, counted atomically across workers, every
+failure and lockout an event, the same refusal as a wrong password; shown and lifted by the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import pytest
+from sec_support import AUTH_FAULT, account_row, call, events_of, new_school
+from support import make_settings, server_environment, start_server
+
+from eproc.services import accounts
+from eproc.services.errors import AuthenticationFailed
+from eproc.services.hub import Hub, build_hub
+
+PASSWORD = "lockout-test-password-1"
+
+
+def refused(hub: Hub, username: str, password: str, address: str | None = None) -> bool:
+    try:
+        accounts.authenticate(hub, username, password, address)
+    except AuthenticationFailed:
+        return True
+    return False
+
+
+@pytest.fixture
+def limited_hub(database_url: str) -> Hub:
+    return build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="3", EPROC_LOGIN_LOCKOUT_SECONDS="60"))
+
+
+def test_the_limit_locks_the_account_and_the_right_password_is_refused_too(limited_hub: Hub) -> None:
+    username, _ = new_school(limited_hub, PASSWORD)
+    assert not refused(limited_hub, username, PASSWORD)
+    for _ in range(2):
+        assert refused(limited_hub, username, "guess")
+    assert account_row(limited_hub, username).locked_until is None
+    assert refused(limited_hub, username, "guess")
+    account = account_row(limited_hub, username)
+    assert account.failed_logins == 3 and account.locked_until is not None
+    assert refused(limited_hub, username, PASSWORD)
+    failed = [e for e in events_of(limited_hub, "login_failed") if e.subject == username]
+    assert [e.detail for e in failed] == ["wrong password"] * 3 + ["account locked"]
+    [locked] = events_of(limited_hub, "login_locked")
+    assert (locked.subject, locked.detail) == (username, "locked for 60s after 3 failed logins")
+    assert locked.account_id == account.id
+
+
+def test_a_successful_login_resets_the_count(limited_hub: Hub) -> None:
+    username, _ = new_school(limited_hub, PASSWORD)
+    for _ in range(2):
+        refused(limited_hub, username, "guess")
+    assert not refused(limited_hub, username, PASSWORD)
+    assert account_row(limited_hub, username).failed_logins == 0
+    for _ in range(2):
+        refused(limited_hub, username, "guess")
+    # Answered from the cache this time, and still resets the count.
+    assert not refused(limited_hub, username, PASSWORD)
+    assert account_row(limited_hub, username).failed_logins == 0
+
+
+def test_the_lockout_grows_with_each_failure_after_the_limit(limited_hub: Hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    username, _ = new_school(limited_hub, PASSWORD)
+    start = accounts.utcnow()
+    clock = [start]
+    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
+    periods = []
+    for _ in range(3):
+        refused(limited_hub, username, "guess")
+    for _ in range(4):
+        locked_until = account_row(limited_hub, username).locked_until
+        assert locked_until is not None
+        periods.append(round((locked_until - clock[0]).total_seconds()))
+        clock[0] = locked_until + timedelta(seconds=1)
+        refused(limited_hub, username, "guess again")  # the one try a patient guesser gets per period
+    assert periods == [60, 120, 240, 480]
+    clock[0] = account_row(limited_hub, username).locked_until + timedelta(seconds=1)
+    assert not refused(limited_hub, username, PASSWORD)  # once a lockout ends, the right password works
+
+
+def test_attempts_while_locked_are_refused_and_lengthen_the_next_lockout(limited_hub: Hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    username, _ = new_school(limited_hub, PASSWORD)
+    clock = [accounts.utcnow()]
+    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
+    for _ in range(3):
+        refused(limited_hub, username, "guess")
+    first = account_row(limited_hub, username).locked_until
+    clock[0] += timedelta(seconds=59)
+    for _ in range(3):
+        assert refused(limited_hub, username, PASSWORD)  # even the right password, a second before the end
+    assert account_row(limited_hub, username).locked_until == first  # not extended while locked
+    clock[0] = first + timedelta(seconds=1)
+    refused(limited_hub, username, "guess")
+    locked_until = account_row(limited_hub, username).locked_until
+    assert round((locked_until - clock[0]).total_seconds()) == 60 * 2**4  # 7 failures: 4 past the limit
+
+
+def test_the_lockout_never_exceeds_the_maximum(database_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    hub = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="1", EPROC_LOGIN_LOCKOUT_MAX_SECONDS="300"))
+    username, _ = new_school(hub, PASSWORD)
+    clock = [accounts.utcnow()]
+    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
+    for _ in range(30):
+        refused(hub, username, "guess")
+        locked_until = account_row(hub, username).locked_until
+        assert locked_until is not None and locked_until - clock[0] <= timedelta(seconds=300)
+        clock[0] = locked_until + timedelta(seconds=1)
+
+
+def test_concurrent_failures_are_all_counted(database_url: str) -> None:
+    """UPDATE ... SET failed_logins = failed_logins + 1: no failure is lost to a concurrent one."""
+    hub = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="1000"))
+    username, _ = new_school(hub, PASSWORD)
+    threads, per_thread = 8, 6
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def guess() -> None:
+        worker = build_hub(hub.settings)  # a worker of its own: its own cache and sessions
+        barrier.wait()
+        for _ in range(per_thread):
+            try:
+                accounts.authenticate(worker, username, "guess")
+            except AuthenticationFailed:
+                continue
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    pool = [threading.Thread(target=guess) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert errors == []
+    assert account_row(hub, username).failed_logins == threads * per_thread
+    assert len([e for e in events_of(hub, "login_failed") if e.subject == username]) == threads * per_thread
+
+
+def test_concurrent_failures_lock_the_account_once(database_url: str) -> None:
+    hub = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="5"))
+    username, _ = new_school(hub, PASSWORD)
+    barrier = threading.Barrier(8)
+
+    def guess() -> None:
+        worker = build_hub(hub.settings)
+        barrier.wait()
+        for _ in range(3):
+            refused(worker, username, "guess")
+
+    pool = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert account_row(hub, username).failed_logins == 24
+    assert len(events_of(hub, "login_locked")) == 1  # one lockout, not one per worker that saw the limit
+
+
+def test_failures_without_an_account_are_events_too(hub: Hub) -> None:
+    refused(hub, "nobody-here", "guess", "198.51.100.4")
+    refused(hub, "x' OR '1'='1", "guess")
+    refused(hub, "u" * 1_000_000, "guess")
+    refused(hub, "", "")
+    events = events_of(hub, "login_failed")
+    assert [(e.subject, e.detail) for e in events] == [
+        ("nobody-here", "unknown username; from 198.51.100.4"),
+        ("x' OR '1'='1", "malformed username"),
+        ("u" * 100 + "... (1000000 characters)", "malformed username"),
+        ("(none)", "malformed username"),
+    ]
+    assert all(e.account_id is None for e in events)
+
+
+@pytest.mark.e2e
+def test_a_locked_account_gets_the_wrong_password_fault_over_http(database_url: str) -> None:
+    hub = build_hub(make_settings(database_url))
+    username, _ = new_school(hub, PASSWORD)
+    server = start_server(database_url, "--workers", "1", env={"EPROC_LOGIN_FAILURE_LIMIT": "2"})
+    try:
+        wrong = call(server.endpoint, "FetchIndex", username, "guess")
+        unknown = call(server.endpoint, "FetchIndex", "nobody-" + username, "guess")
+        call(server.endpoint, "FetchIndex", username, "guess")
+        locked = call(server.endpoint, "FetchIndex", username, PASSWORD)
+        for reply in (wrong, unknown, locked):
+            assert (reply.status, reply.fault()) == (500, ("soap:Client", AUTH_FAULT))
+            assert reply.body == wrong.body  # byte for byte: nothing tells a lockout apart
+        accounts.unlock(hub, username)
+        assert call(server.endpoint, "FetchIndex", username, PASSWORD).status == 200
+    finally:
+        server.stop()
+
+
+def _eproc(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **server_environment(database_url)}
+    return subprocess.run(
+        [sys.executable, "-m", "eproc.cli", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def _field(output: str, label: str) -> str:
+    for line in output.splitlines():
+        if line.startswith(label + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {label!r} in:\n{output}")
+
+
+def test_account_show_and_unlock_through_the_real_cli(database_url: str) -> None:
+    hub = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="5"))
+    username, _ = new_school(hub, PASSWORD)
+    shown = _eproc(database_url, "account", "show", username)
+    assert shown.returncode == 0, shown.stderr
+    assert (_field(shown.stdout, "failed logins"), _field(shown.stdout, "locked")) == ("0", "no")
+    for _ in range(5):
+        refused(hub, username, "guess")
+    shown = _eproc(database_url, "account", "show", username).stdout
+    assert _field(shown, "failed logins") == "5"
+    locked = _field(shown, "locked")
+    assert locked.startswith("yes, until ") and locked.endswith("s left)"), locked
+    remaining = int(locked.rsplit("(", 1)[1].split("s left")[0])
+    assert 55 <= remaining <= 61
+    assert PASSWORD not in shown and "$argon2" not in shown
+
+    unlocked = _eproc(database_url, "account", "unlock", username)
+    assert (unlocked.returncode, unlocked.stdout.strip()) == (0, f"account {username} unlocked")
+    shown = _eproc(database_url, "account", "show", username).stdout
+    assert (_field(shown, "failed logins"), _field(shown, "locked")) == ("0", "no")
+    assert not refused(hub, username, PASSWORD)
+    assert [e.subject for e in events_of(hub, "account_unlocked")] == [username]
+
+
+def test_unlock_of_an_unknown_account_is_a_one_line_error(database_url: str) -> None:
+    result = _eproc(database_url, "account", "unlock", "no-such-school")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "eproc: error: no account named 'no-such-school'"
