@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from eproc.store import repositories as repo
 from eproc.store.models import Document
 
 MAX_DOC_ID_LENGTH = 100
+DOC_ID_PATTERN = re.compile(rf"[!-~]{{1,{MAX_DOC_ID_LENGTH}}}")
 
 
 def fetch_index(hub: Hub, principal: Principal) -> str:
@@ -46,7 +48,9 @@ def _own_document(session: Session, principal: Principal, doc_id: str, now: date
     """The caller's own visible document. Unknown, expired and another account's ids fail alike:
     one query, one message, so neither wording nor timing tells them apart."""
     document = None
-    if doc_id and len(doc_id) <= MAX_DOC_ID_LENGTH:
+    # DocIDs are printable ASCII without spaces; anything else (a NUL, which PostgreSQL refuses
+    # outright) cannot name a document, so it is not sent to the database at all.
+    if doc_id and DOC_ID_PATTERN.fullmatch(doc_id):
         document = repo.visible_document(session, principal.account_id, doc_id, now)
     if document is None:
         raise DocumentNotFound(doc_id or "")

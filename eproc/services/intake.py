@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from eproc import ebis
 from eproc.ebis.parsing import XmlRejected, parse_xml
-from eproc.services.accounts import Principal
+from eproc.services.accounts import USERNAME_PATTERN, Principal
 from eproc.services.clock import utcnow
 from eproc.services.errors import InvalidDocument, NoMatchingAccount
 from eproc.services.hub import Hub
@@ -146,7 +146,9 @@ def _fill_missing_checksum(hub: Hub, data: bytes) -> bytes:
 
 def _route(session, metadata, username: str | None) -> Account:  # type: ignore[no-untyped-def]
     """The DUNS handshake: the document's buyer and supplier DUNS name exactly one account."""
-    named = repo.account_by_username(session, username) if username else None
+    named = None
+    if username and USERNAME_PATTERN.fullmatch(username):
+        named = repo.account_by_username(session, username)
     if username and named is None:
         raise InvalidDocument(f"no account named {username!r}")
     if metadata is None:

@@ -6,14 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the settings each backend needs under several workers."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +27,10 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # pre_ping: a connection dropped by a database restart is replaced before use, so FMS is not
+    # turned away after one. hide_parameters: errors logged by SQLAlchemy never carry usernames,
+    # DocIDs or hashes.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
 
 
 @lru_cache(maxsize=8)
@@ -38,7 +43,18 @@ class UnitOfWork:
     """A session that rolls back unless the use case commits."""
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection in autocommit mode, for one read on a hot path.
+
+        No session and no BEGIN/COMMIT: on PostgreSQL the read is a single round trip. Only for a
+        lone SELECT whose answer needs no transaction around it.
+        """
+        with self._engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
