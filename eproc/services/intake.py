@@ -198,6 +198,9 @@ def receive_order(hub: Hub, principal: Principal, document: str) -> ReceivedOrde
         now = utcnow()
         try:
             with hub.uow.begin() as session:
+                # One SendOrder at a time per school (a row lock on PostgreSQL): concurrent re-sends
+                # and amendments then find each other's rows instead of racing for revision numbers.
+                repo.lock_account(session, principal.account_id)
                 existing = repo.order_with_hash(session, principal.account_id, order_number, sha256)
                 if existing is not None:
                     repo.record_event(session, "order_duplicate", now, principal.account_id, order_number)

@@ -33,6 +33,11 @@ def credential_state(connection: Connection, username: str) -> Row | None:
     return connection.execute(query).one_or_none()
 
 
+def lock_account(session: Session, account_id: int) -> None:
+    """Hold the account's row until the transaction ends (SQLite serialises writers anyway)."""
+    session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+
+
 def account_by_id(session: Session, account_id: int) -> Account | None:
     return session.get(Account, account_id)
 
