@@ -15,6 +15,7 @@ from support import (
     PostgresDatabase,
     create_postgres_database,
     make_settings,
+    migrated_database,
     start_server,
 )
 
@@ -73,19 +74,8 @@ def hub(settings: Settings) -> Hub:
 @pytest.fixture(scope="module", params=BACKENDS)
 def live_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database shared by one test module and its server."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("live") / "eproc.db"
-        url = f"sqlite:///{path}"
-        upgrade(url)
+    with migrated_database(request.param, tmp_path_factory.mktemp("live")) as url:
         yield url
-        return
-    database = create_postgres_database()
-    upgrade(database.url)
-    yield database.url
-    from eproc.store.db import engine_for
-
-    engine_for(database.url).dispose()
-    database.drop()
 
 
 @pytest.fixture(scope="module")

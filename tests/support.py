@@ -9,7 +9,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -134,6 +137,27 @@ def create_postgres_database() -> PostgresDatabase:
 
 def make_settings(database_url: str, **extra: str) -> Settings:
     return load_settings(server_environment(database_url, **extra))
+
+
+@contextmanager
+def migrated_database(backend: str, directory: Path) -> Iterator[str]:
+    """A fresh database migrated to head (a SQLite file in ``directory``, or a new PostgreSQL
+    database), removed afterwards."""
+    from eproc.store.db import engine_for
+    from eproc.store.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'eproc.db'}"
+        upgrade(url)
+        yield url
+        return
+    database = create_postgres_database()
+    try:
+        upgrade(database.url)
+        yield database.url
+    finally:
+        engine_for(database.url).dispose()
+        database.drop()
 
 
 def unique_name(prefix: str = "school") -> str:

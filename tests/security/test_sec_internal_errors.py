@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from sec_support import call, new_school, queue_quotes
 from sqlalchemy import create_engine, text
-from support import BACKENDS, create_postgres_database, make_settings, start_server
+from support import BACKENDS, make_settings, migrated_database, start_server
 
 from eproc.services.hub import build_hub
-from eproc.store.migrate import upgrade
 
 pytestmark = pytest.mark.e2e
 
@@ -27,18 +26,8 @@ INTERNAL = re.compile(
 @pytest.fixture(params=BACKENDS)
 def throwaway_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of this test's own, since the test breaks it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'doomed.db'}"
-        upgrade(url)
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-        return
-    database = create_postgres_database()
-    upgrade(database.url)
-    yield database.url
-    from eproc.store.db import engine_for
-
-    engine_for(database.url).dispose()
-    database.drop()
 
 
 def _drop(database_url: str, table: str) -> None:
