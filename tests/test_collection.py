@@ -125,3 +125,20 @@ def test_purge_in_batches_logs_every_document(database_url):
     assert purged == {*expired, old_processed}
     with hub.uow.begin() as session:
         assert session.query(Document).count() == 2
+
+
+def test_an_operator_xslt_reshapes_the_index(database_url, tmp_path):
+    stylesheet = tmp_path / "vendor-index.xslt"
+    stylesheet.write_text(
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:template match="/DocumentIndex"><Index><xsl:for-each select="Document">'
+        '<Doc id="{DocID}" type="{DocType}" created="{CreateDate}"/>'
+        "</xsl:for-each></Index></xsl:template></xsl:stylesheet>"
+    )
+    hub = build_hub(make_settings(database_url, EPROC_INDEX_XSLT=str(stylesheet)))
+    school = make_school(hub)
+    doc_id = queue_quote(hub, school)
+    root = etree.fromstring(collection.fetch_index(hub, school).encode())
+    assert root.tag == "Index"
+    assert [(d.get("id"), d.get("type")) for d in root] == [(doc_id, "quote")]
+    assert root[0].get("created").endswith("Z")
