@@ -370,6 +370,21 @@ def events(username: str | None, kind: str | None) -> None:
         click.echo(f"{_when(e.at)}  {e.kind:<18} {e.username or '-':<20} {e.subject or '-'}  {e.detail or ''}".rstrip())
 
 
+@main.command("status")
+@friendly_errors
+def status() -> None:
+    """The queue per school: waiting, fetched but never marked processed, expiring within 7 days."""
+    rows = admin.queue_status(_hub())
+    click.echo(
+        f"{'ACCOUNT':<24} {'STATE':<9} {'WAITING':>7} {'FETCHED*':>8} {'EXPIRING':>8} {'PROCESSED':>9} {'ORDERS':>6}"
+    )
+    for r in rows:
+        state = "locked" if r.locked else ("enabled" if r.enabled else "disabled")
+        click.echo(f"{r.username:<24} {state:<9} {r.waiting:>7} {r.collected_not_processed:>8} "
+                   f"{r.expiring_soon:>8} {r.processed:>9} {r.orders:>6}")
+    click.echo("* FETCHED: collected by FMS but never marked processed (an import that keeps failing?)")
+
+
 @main.command("purge")
 @click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
 @friendly_errors

@@ -206,3 +206,14 @@ def test_account_demo_is_created_once(eproc):
     assert "DEMO ACCOUNT" in first and "username: demo-school" in first and "password: " in first
     second = eproc("account", "demo").stdout
     assert "password: " not in second and "exists" in second
+
+
+def test_status_shows_each_schools_queue(eproc):
+    eproc("account", "add", "hillside", *SCHOOL)
+    eproc("account", "add", "elsewhere", *ELSEWHERE)
+    eproc("enqueue", str(DATA / "invoice-full.xml"), str(DATA / "creditnote-full.xml"))
+    eproc("account", "disable", "elsewhere")
+    lines = eproc("status").stdout.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:-1]}
+    assert rows["hillside"] == ["enabled", "2", "0", "0", "0", "0"]
+    assert rows["elsewhere"] == ["disabled", "0", "0", "0", "0", "0"]

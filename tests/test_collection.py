@@ -142,3 +142,19 @@ def test_an_operator_xslt_reshapes_the_index(database_url, tmp_path):
     assert root.tag == "Index"
     assert [(d.get("id"), d.get("type")) for d in root] == [(doc_id, "quote")]
     assert root[0].get("created").endswith("Z")
+
+
+def test_queue_status_counts_per_school(hub):
+    school, other = make_school(hub), make_school(hub)
+    fetched, waiting, done = (queue_quote(hub, school) for _ in range(3))
+    expiring = queue_quote(hub, school)
+    backdate(hub, expiring, expires_at=datetime.now(UTC) + timedelta(days=2))
+    collection.fetch_doc(hub, school, fetched)
+    collection.update_document_status(hub, school, done, True)
+    queue_quote(hub, other)
+
+    status = {row.username: row for row in admin.queue_status(hub)}
+    mine = status[school.username]
+    assert (mine.waiting, mine.collected_not_processed, mine.expiring_soon, mine.processed) == (3, 1, 1, 1)
+    assert (mine.orders, mine.enabled, mine.locked) == (0, True, False)
+    assert status[other.username].waiting == 1 and status[other.username].processed == 0

@@ -168,12 +168,26 @@ def delete_documents(session: Session, ids: Sequence[int]) -> int:
     return result.rowcount or 0
 
 
-def count_documents(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Document.processed, func.count()).group_by(Document.processed)).all()
-    counts = {"processed": 0, "unprocessed": 0}
-    for processed, count in rows:
-        counts["processed" if processed else "unprocessed"] = count
-    return counts
+def queue_counts(session: Session, now: datetime, soon: datetime) -> dict[int, dict[str, int]]:
+    """Per account: waiting (unprocessed, unexpired), of those collected at least once (fetched but
+    never marked processed: an import that keeps failing), expiring before ``soon``, and processed."""
+    waiting = (Document.processed == false()) & (Document.expires_at > now)
+    query = select(
+        Document.account_id,
+        func.count().filter(waiting),
+        func.count().filter(waiting & (Document.collect_count > 0)),
+        func.count().filter(waiting & (Document.expires_at <= soon)),
+        func.count().filter(Document.processed == true()),
+    ).group_by(Document.account_id)
+    return {
+        account_id: {"waiting": w, "collected_not_processed": c, "expiring_soon": e, "processed": p}
+        for account_id, w, c, e, p in session.execute(query).all()
+    }
+
+
+def order_counts(session: Session) -> dict[int, int]:
+    query = select(ReceivedOrder.account_id, func.count()).group_by(ReceivedOrder.account_id)
+    return dict(session.execute(query).all())  # type: ignore[arg-type]
 
 
 # --- received orders --------------------------------------------------------------------------
