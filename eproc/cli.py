@@ -231,17 +231,19 @@ def account_unlock(username: str) -> None:
 # --- documents --------------------------------------------------------------------------------
 
 
-def _read_file(path: str) -> bytes:
-    limit = get_settings().max_request_bytes
+def _read_for_check(path: str) -> bytes | None:
+    """The file's bytes, or None after saying on stderr why it cannot be read."""
+    from eproc.ebis import XmlRejected, read_document
+
     try:
-        size = Path(path).stat().st_size
-        if size > limit:
-            raise CliError(f"{path}: {size} bytes is over the limit of {limit} bytes")
-        return Path(path).read_bytes()
+        return read_document(path, max_bytes=get_settings().max_request_bytes)
     except IsADirectoryError:
-        raise CliError(f"{path}: is a directory, not a document") from None
+        click.echo(f"eproc: error: {path}: is a directory, not a document", err=True)
     except OSError as exc:
-        raise CliError(f"{path}: cannot read: {exc.strerror}") from None
+        click.echo(f"eproc: error: {path}: cannot read: {exc.strerror}", err=True)
+    except XmlRejected as exc:
+        click.echo(f"eproc: error: {path}: {exc}", err=True)
+    return None
 
 
 @main.command("enqueue")
@@ -265,15 +267,14 @@ def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, 
     hub = _hub()
     failures = 0
     for path in files:
+        data = _read_for_check(path)
+        if data is None:
+            failures += 1
+            continue
         try:
-            data = _read_file(path)
             queued = intake.queue_document(
                 hub, data, username=username, requested_type=doc_type, fill_checksum=fill_checksum
             )
-        except CliError as exc:
-            failures += 1
-            exc.show()
-            continue
         except InvalidDocument as exc:
             failures += 1
             click.echo(f"eproc: error: {path}: refused: {exc.reason}", err=True)
@@ -402,21 +403,6 @@ def purge(dry_run: bool) -> None:
 
 
 EXIT_REJECTED, EXIT_UNREADABLE = 1, 2
-
-
-def _read_for_check(path: str) -> bytes | None:
-    """The file's bytes, or None after saying on stderr why it cannot be read."""
-    from eproc.ebis import XmlRejected, read_document
-
-    try:
-        return read_document(path, max_bytes=get_settings().max_request_bytes)
-    except IsADirectoryError:
-        click.echo(f"eproc: error: {path}: is a directory, not a document", err=True)
-    except OSError as exc:
-        click.echo(f"eproc: error: {path}: cannot read: {exc.strerror}", err=True)
-    except XmlRejected as exc:
-        click.echo(f"eproc: error: {path}: {exc}", err=True)
-    return None
 
 
 def _print_report(path: str, report: Any) -> None:

@@ -36,8 +36,9 @@ class DocumentView:
     collect_count: int
     first_collected_at: datetime | None
     last_collected_at: datetime | None
-    report_json: str | None
-    xml: str
+    # Filled only by show_document: a listing does not load or decode the XML.
+    report_json: str | None = None
+    xml: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _usernames(session) -> dict[int, str]:  # type: ignore[no-untyped-def]
     return {a.id: a.username for a in repo.all_accounts(session)}
 
 
-def _document_view(document, username: str) -> DocumentView:  # type: ignore[no-untyped-def]
+def _document_view(document, username: str, full: bool = False) -> DocumentView:  # type: ignore[no-untyped-def]
     return DocumentView(
         doc_id=document.doc_id,
         username=username,
@@ -134,8 +135,8 @@ def _document_view(document, username: str) -> DocumentView:  # type: ignore[no-
         collect_count=document.collect_count,
         first_collected_at=document.first_collected_at,
         last_collected_at=document.last_collected_at,
-        report_json=document.report_json,
-        xml=xml_text(document.xml),
+        report_json=document.report_json if full else None,
+        xml=xml_text(document.xml) if full else None,
     )
 
 
@@ -151,7 +152,7 @@ def show_document(hub: Hub, doc_id: str) -> DocumentView:
         document = repo.document_by_doc_id(session, doc_id)
         if document is None:
             raise NotFound(f"no document with DocID {doc_id!r}")
-        return _document_view(document, _usernames(session).get(document.account_id, "?"))
+        return _document_view(document, _usernames(session).get(document.account_id, "?"), full=True)
 
 
 def _order_view(order, username: str) -> OrderView:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, delete, false, func, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from eproc.store.models import Account, Document, Event, ReceivedOrder
 
@@ -103,7 +103,13 @@ def document_by_doc_id(session: Session, doc_id: str) -> Document | None:
 def list_documents(
     session: Session, account_id: int | None = None, unprocessed_only: bool = False, limit: int = 1000
 ) -> Sequence[Document]:
-    query = select(Document).order_by(Document.created_at, Document.id).limit(limit)
+    """Documents without their XML and report: a listing never needs the blobs."""
+    query = (
+        select(Document)
+        .options(defer(Document.xml), defer(Document.report_json))
+        .order_by(Document.created_at, Document.id)
+        .limit(limit)
+    )
     if account_id is not None:
         query = query.where(Document.account_id == account_id)
     if unprocessed_only:

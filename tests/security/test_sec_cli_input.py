@@ -133,11 +133,11 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(database_url: str, s
     assert result.returncode == 1
     assert (
         result.stderr.strip()
-        == f"eproc: error: {path}: {50 * 1024 * 1024 + 8} bytes is over the limit of 16777216 bytes"
+        == f"eproc: error: {path}: the document is {50 * 1024 * 1024 + 8} bytes, over the limit of 16777216 bytes"
     )
     assert peak < CHILD_PEAK_RSS_BOUND_KIB
     small, _ = run_eproc(database_url, "enqueue", str(path), EPROC_MAX_REQUEST_BYTES="4096")
-    assert "is over the limit of 4096 bytes" in small.stderr
+    assert "bytes, over the limit of 4096 bytes" in small.stderr
 
 
 def test_sql_metacharacters_in_arguments_are_just_text(database_url: str, school: str, tmp_path: Path) -> None:
