@@ -15,7 +15,7 @@ bypassed cycles are interleaved so that drift hits both alike; each figure is th
 
 The bypass is not a setting of eproc and cannot be turned on in production: it exists only in
 this file, which is not part of the installed package. The bypassed server is ``eproc serve`` run
-by this module (``--serve-bypassed``), which swaps ``eproc.services.accounts.authenticate`` for a
+by this module (``--serve-bypassed``), which swaps ``eproc.services.authentication.authenticate`` for a
 stand-in before gunicorn forks its worker; nothing else differs.
 """
 
@@ -50,19 +50,18 @@ LISTENING = re.compile(r"Listening at: (http://[^\s]+) ")
 def serve_bypassed(port: int) -> None:
     """``eproc serve`` with authentication swapped for a once-per-process account lookup."""
     from eproc import cli
-    from eproc.services import accounts
-    from eproc.store import repositories as repo
+    from eproc.services import authentication
 
-    known: dict[str, accounts.Principal] = {}
+    known: dict[str, authentication.Principal] = {}
 
     def bypass(hub, username, password, client_address=None):  # type: ignore[no-untyped-def]
         if username not in known:
-            with hub.uow.begin() as session:
-                account = repo.account_by_username(session, username)
-                known[username] = accounts.Principal(account.id, username, "current", account.credential_version)
+            with hub.unit_of_work() as uow:
+                account = uow.accounts.by_username(username)
+                known[username] = authentication.Principal(account.id, username, "current", account.credential_version)
         return known[username]
 
-    accounts.authenticate = bypass  # type: ignore[assignment]
+    authentication.authenticate = bypass  # type: ignore[assignment]
     cli.main(["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], standalone_mode=False)
 
 
@@ -154,7 +153,7 @@ def import_cycle(url: str, password: str) -> tuple[int, float]:
 def prepare(database_url: str, documents: int) -> tuple[str, object, object]:
     """Migrate, create the school at production argon2 cost, queue its documents."""
     from eproc.config import load_settings
-    from eproc.services import accounts, intake
+    from eproc.services import accounts, authentication, intake
     from eproc.services.hub import build_hub
     from eproc.store.migrate import upgrade
 
@@ -165,7 +164,7 @@ def prepare(database_url: str, documents: int) -> tuple[str, object, object]:
     )
     for n in range(documents):
         intake.queue_document(hub, f"<Quote><N>{n}</N></Quote>".encode(), username=USERNAME, requested_type="quote")
-    return password, hub, accounts.authenticate(hub, USERNAME, password)
+    return password, hub, authentication.authenticate(hub, USERNAME, password)
 
 
 def reset(hub, principal) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "EPROC_"
 
 
+def _shipped(folder: str, package_name: str) -> Path:
+    """A folder that ships with eproc: the repository's own in a checkout, the wheel's copy
+    (package data of ``eproc.<package_name>``, see pyproject.toml) in an installed eproc."""
+    checkout = PROJECT_ROOT / folder
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / package_name
+
+
+SCHEMAS_DIR = _shipped("schemas", "_schemas")
+MIGRATIONS_DIR = _shipped("migrations", "_migrations")
+
+
 class ConfigError(ValueError):
     """A setting has a value the service cannot run with."""
 
@@ -62,7 +73,7 @@ class Settings:
     trusted_proxy_header: str = ""
     index_xslt: str = ""
     purge_batch_size: int = 500
-    schema_dir: str = str(PROJECT_ROOT / "schemas")
+    schema_dir: str = str(SCHEMAS_DIR)
     faults: FaultMessages = field(default_factory=FaultMessages)
 
     @property
@@ -124,6 +135,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"{PREFIX}TIMEZONE {settings.timezone!r} is not a known time zone") from None
     if not settings.service_path.startswith("/"):
         raise ConfigError(f"{PREFIX}SERVICE_PATH must start with '/', not {settings.service_path!r}")
+    _check_database_url(settings.database_url)
     if settings.max_request_bytes < 1024:
         raise ConfigError(f"{PREFIX}MAX_REQUEST_BYTES must be at least 1024")
 
@@ -132,3 +144,23 @@ def _check(settings: Settings) -> None:
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return load_settings()
+
+
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+def _check_database_url(url: str) -> None:
+    """One line for each URL eproc cannot use, before anything tries to connect with it."""
+    scheme, separator, _rest = url.partition("://")
+    name = f"{PREFIX}DATABASE_URL"
+    if not separator or not scheme:
+        raise ConfigError(
+            f"{name} {url!r} is not a database URL: use sqlite:///path/to/eproc.db or "
+            "postgresql+psycopg://user:password@host/eproc"
+        )
+    if scheme == "postgres":
+        raise ConfigError(f"{name} starts with 'postgres://', which SQLAlchemy does not read: write 'postgresql+psycopg://'")
+    if scheme not in _DATABASE_SCHEMES:
+        raise ConfigError(
+            f"{name} uses '{scheme}', which eproc does not support: use sqlite:/// or postgresql+psycopg://"
+        )

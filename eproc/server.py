@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -19,10 +20,17 @@ class EprocServer(BaseApplication):
             if value is not None and key in self.cfg.settings:
                 self.cfg.set(key, value)
 
-    def load(self):  # type: ignore[no-untyped-def]
+    def load(self) -> Any:
         from eproc.web import create_app
 
         return create_app()
+
+
+def _freeze_the_application(worker: Any) -> None:
+    """After the worker has built the application: move everything alive now (the code, spyne's
+    and lxml's schemas, the settings) out of the cyclic collector's way. Those objects live as
+    long as the worker, and every collection would otherwise walk them again."""
+    gc.freeze()
 
 
 def serve(
@@ -50,5 +58,6 @@ def serve(
         # gunicorn >= 24 opens a control socket at one fixed path per user; several eproc servers
         # on one machine (tests, staging beside production) would fight over it.
         "control_socket_disable": True,
+        "post_worker_init": _freeze_the_application,
     }
     EprocServer(options).run()

@@ -1,5 +1,6 @@
 """Fixtures: throwaway databases (SQLite always, PostgreSQL when EPROC_TEST_POSTGRES_URL is set),
-settings that point at them, and a real gunicorn server started through the real CLI."""
+settings that point at them, the WSGI application called in process, and a real gunicorn server
+started through the real CLI (for what needs the wire)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from support import (
     BACKENDS,
+    InProcessService,
     LiveServer,
     PostgresDatabase,
     create_postgres_database,
+    in_process_service,
     make_settings,
     migrated_database,
     start_server,
@@ -81,6 +84,13 @@ def live_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 @pytest.fixture(scope="module")
 def live_hub(live_database: str) -> Hub:
     return build_hub(make_settings(live_database))
+
+
+@pytest.fixture(scope="module")
+def live_app(live_database: str) -> InProcessService:
+    """The application gunicorn would serve, built from its own settings (its own hub, as a worker
+    has), called in process on the module's database."""
+    return in_process_service(make_settings(live_database))
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,11 @@
-"""A raw HTTP/1.1 client that sends requests shaped exactly as .NET's SoapHttpClientProtocol does.
+"""The raw SOAP client of the tests: requests shaped exactly as .NET's SoapHttpClientProtocol sends them.
 
 Headers in .NET's order, ``Expect: 100-continue`` with the body held back until the server says
 ``100 Continue``, the default-namespace ``AuthHeader``, ``soap:`` prefixes and a quoted SOAPAction.
+
+It posts over a real socket (HTTP or HTTPS) to a URL, or in process to a
+:class:`support.WsgiEndpoint` (the same request, as a WSGI environ, without the wire): only what
+needs the wire (100-continue, TLS, byte-exact envelopes from gunicorn) needs a server.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from lxml import etree
+from support import WsgiEndpoint, call_wsgi
 
 OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -56,33 +61,69 @@ class Response:
     def tree(self) -> etree._Element:
         return etree.fromstring(self.body)
 
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def fault(self) -> tuple[str, str]:
+        """(faultcode, faultstring), checking the fault has the ASMX shape."""
+        return fault(self)
+
+    def result(self, operation: str) -> str:
+        """The text of <OpResult> of a successful call, checking the ASMX shape."""
+        assert self.status == 200, self.body[:500]
+        return result_text(self, operation)
+
+
+# The Content-Type .NET sends for the SOAP version (None: send no Content-Type at all).
+DEFAULT_CONTENT_TYPE = "(.NET's for the version)"
+
 
 def post(
-    url: str,
+    url: str | WsgiEndpoint,
     operation: str,
     body: bytes,
     version: str = "1.1",
-    content_type: str | None = None,
+    content_type: str | None = DEFAULT_CONTENT_TYPE,
     ssl_context: ssl.SSLContext | None = None,
     expect_continue: bool = True,
     timeout: float = 30,
+    headers: dict[str, str] | None = None,
+    chunked: bool = False,
+    remote_addr: str = "127.0.0.1",
 ) -> Response:
-    parts = urlsplit(url)
+    """POST ``body`` as .NET would; ``headers`` are added after .NET's own, ``chunked`` sends the body
+    in 1 MiB chunks instead of with a Content-Length. ``remote_addr`` is the peer in process."""
+    target = url.url if isinstance(url, WsgiEndpoint) else url
+    parts = urlsplit(target)
     host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
-    if content_type is None:
+    if content_type == DEFAULT_CONTENT_TYPE:
         content_type = (
             "text/xml; charset=utf-8"
             if version == "1.1"
             else f'application/soap+xml; charset=utf-8; action="{OTS}/{operation}"'
         )
-    lines = [f"POST {parts.path or '/'} HTTP/1.1", f"User-Agent: {USER_AGENT}", f"Content-Type: {content_type}"]
+    fields = [("User-Agent", USER_AGENT)]
+    if content_type is not None:
+        fields.append(("Content-Type", content_type))
     if version == "1.1":
-        lines.append(f'SOAPAction: "{OTS}/{operation}"')
-    lines += [f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+        fields.append(("SOAPAction", f'"{OTS}/{operation}"'))
+    fields += [("Host", f"{host}:{port}"), *(headers or {}).items()]
+    fields.append(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(len(body))))
+    if isinstance(url, WsgiEndpoint):
+        # The server's side of the request, as gunicorn hands it over: body de-chunked, no interim 100.
+        answer = call_wsgi(url.app, target, "POST", body, fields, remote_addr=remote_addr)
+        return Response(answer.status, answer.headers, answer.body, False)
     if expect_continue:
-        lines.append("Expect: 100-continue")
-    lines.append("Connection: close")
+        fields.append(("Expect", "100-continue"))
+    fields.append(("Connection", "close"))
+    lines = [f"POST {parts.path or '/'} HTTP/1.1", *(f"{name}: {value}" for name, value in fields)]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    if chunked:
+        body = b"".join(
+            f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+            for piece in (body[start : start + (1 << 20)] for start in range(0, len(body), 1 << 20))
+        ) + b"0\r\n\r\n"
 
     raw = socket.create_connection((host, port), timeout=timeout)
     sock = ssl_context.wrap_socket(raw, server_hostname=host) if ssl_context else raw
@@ -115,13 +156,13 @@ def post(
         sock.close()
     head_bytes, _, payload = buffer.partition(b"\r\n\r\n")
     status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
-    headers = {}
+    received: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
+        received[name.strip().lower()] = value.strip()
+    if received.get("transfer-encoding", "").lower() == "chunked":
         payload = _dechunk(payload)
-    return Response(int(status_line.split()[1]), headers, payload, got_continue)
+    return Response(int(status_line.split()[1]), received, payload, got_continue)
 
 
 def _dechunk(data: bytes) -> bytes:
@@ -137,7 +178,7 @@ def _dechunk(data: bytes) -> bytes:
 
 
 def call(
-    url: str,
+    url: str | WsgiEndpoint,
     operation: str,
     params: str = "",
     username: str | None = "",

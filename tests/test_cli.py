@@ -1,4 +1,6 @@
-"""The `eproc` admin command, run as a user runs it: a real process, a real database."""
+"""The `eproc` admin command on a real database, in process (click's CliRunner, each run reading its
+settings from the environment it is given, as a process does); and once as the installed console
+script, in a process of its own."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import server_environment
+from support import CliResult, run_cli, server_environment
 
 DATA = Path(__file__).parent / "data" / "ebis" / "valid"
 # Another school of the same supplier: documents for Hillside's DUNS must not reach it.
@@ -18,16 +20,10 @@ SCHOOL = ["--establishment", "Hillside Primary School", "--buyer-duns", "1234567
 
 class Eproc:
     def __init__(self, database_url: str) -> None:
-        self.env = {**os.environ, **server_environment(database_url)}
+        self.database_url = database_url
 
-    def __call__(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "eproc.cli", *args],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def __call__(self, *args: str, ok: bool = True, **env: str) -> CliResult:
+        result = run_cli(self.database_url, *args, **env)
         if ok:
             assert result.returncode == 0, result.stderr
         return result
@@ -38,7 +34,7 @@ def eproc(database_url: str) -> Eproc:
     return Eproc(database_url)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, expected: str) -> None:
+def assert_one_line_error(result: CliResult | subprocess.CompletedProcess, expected: str) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -217,3 +213,17 @@ def test_status_shows_each_schools_queue(eproc):
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:-1]}
     assert rows["hillside"] == ["enabled", "2", "0", "0", "0", "0"]
     assert rows["elsewhere"] == ["disabled", "0", "0", "0", "0", "0"]
+
+
+def test_the_installed_console_script(tmp_path):
+    """The one run of the real ``eproc`` executable: the entry point, exit statuses and stderr of a
+    process (everything else runs in process)."""
+    script = Path(sys.executable).with_name("eproc")
+    env = {**os.environ, **server_environment(f"sqlite:///{tmp_path / 'script.db'}")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=120)
+
+    upgraded = run("db", "upgrade")
+    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, "database is at the latest schema")
+    assert_one_line_error(run("account", "show", "nobody"), "no account named 'nobody'")

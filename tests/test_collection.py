@@ -6,36 +6,35 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
-from support import make_settings, unique_name
+from sqlalchemy.orm import Session
+from support import make_settings, new_school
 
-from eproc.services import accounts, admin, collection, housekeeping, intake
+from eproc.services import admin, authentication, collection, housekeeping, intake
 from eproc.services.errors import DocumentNotFound
 from eproc.services.hub import build_hub
-from eproc.store import repositories as repo
+from eproc.soap.index import IndexWriter
 from eproc.store.models import Document
 
 
-def make_school(hub) -> accounts.Principal:
-    username = unique_name()
-    view, password = accounts.create_account(
-        hub, username, establishment_name="School", buyer_duns="123456789", supplier_duns="987654321"
-    )
-    return accounts.authenticate(hub, username, password)
+def make_school(hub) -> authentication.Principal:
+    username, password = new_school(hub)
+    return authentication.authenticate(hub, username, password)
 
 
 def queue_quote(hub, principal, text: str = "<Quote/>") -> str:
     return intake.queue_document(hub, text.encode(), username=principal.username, requested_type="quote").doc_id
 
 
-def index_ids(index_xml: str) -> list[str]:
-    return [e.text for e in etree.fromstring(index_xml.encode()).iter("DocID")]
+def index_ids(entries: list[collection.IndexEntry]) -> list[str]:
+    return [entry.doc_id for entry in entries]
 
 
 def backdate(hub, doc_id: str, **changes) -> None:
-    with hub.uow.begin() as session:
-        document = repo.document_by_doc_id(session, doc_id)
+    with hub.unit_of_work() as uow:
+        document = uow.documents.by_doc_id(doc_id)
         for name, value in changes.items():
             setattr(document, name, value)
+        uow.commit()
 
 
 def test_expired_documents_are_neither_listed_nor_fetchable(hub):
@@ -88,8 +87,8 @@ def test_after_is_strictly_after(hub):
 def test_status_changes_are_logged_once(hub):
     school = make_school(hub)
     doc_id = queue_quote(hub, school)
-    for processed in (True, True, False, False, True):
-        assert collection.update_document_status(hub, school, doc_id, processed) is True
+    changed = [collection.update_document_status(hub, school, doc_id, p) for p in (True, True, False, False, True)]
+    assert changed == [True, False, True, False, True]
     kinds = [e.kind for e in admin.list_events(hub, school.username) if e.subject == doc_id]
     assert kinds == ["queued", "processed", "unprocessed", "processed"]
 
@@ -97,8 +96,8 @@ def test_status_changes_are_logged_once(hub):
 def test_fetch_records_collection_without_touching_processed(hub):
     school = make_school(hub)
     doc_id = queue_quote(hub, school, "<Quote>chairs</Quote>")
-    assert collection.fetch_doc(hub, school, doc_id) == "<Quote>chairs</Quote>"
-    assert collection.fetch_doc(hub, school, doc_id) == "<Quote>chairs</Quote>"
+    assert collection.fetch_doc(hub, school, doc_id) == b"<Quote>chairs</Quote>"
+    assert collection.fetch_doc(hub, school, doc_id) == b"<Quote>chairs</Quote>"
     shown = admin.show_document(hub, doc_id)
     assert shown.collect_count == 2 and not shown.processed
     assert shown.first_collected_at <= shown.last_collected_at
@@ -123,7 +122,7 @@ def test_purge_in_batches_logs_every_document(database_url):
     assert {d.doc_id for d in admin.list_documents(hub)} == {recent_processed, live}
     purged = {e.subject for e in admin.list_events(hub, kind="purged")}
     assert purged == {*expired, old_processed}
-    with hub.uow.begin() as session:
+    with Session(hub.store.engine) as session:
         assert session.query(Document).count() == 2
 
 
@@ -138,7 +137,8 @@ def test_an_operator_xslt_reshapes_the_index(database_url, tmp_path):
     hub = build_hub(make_settings(database_url, EPROC_INDEX_XSLT=str(stylesheet)))
     school = make_school(hub)
     doc_id = queue_quote(hub, school)
-    root = etree.fromstring(collection.fetch_index(hub, school).encode())
+    index = IndexWriter(hub.settings.index_xslt).write(collection.fetch_index(hub, school))
+    root = etree.fromstring(index.encode())
     assert root.tag == "Index"
     assert [(d.get("id"), d.get("type")) for d in root] == [(doc_id, "quote")]
     assert root[0].get("created").endswith("Z")

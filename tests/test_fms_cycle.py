@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import zeep
 from lxml import etree
-from support import unique_name
+from support import new_school
 
-from eproc.services import accounts, admin, intake
+from eproc.services import admin, intake
 
 OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 DATA = Path(__file__).parent / "data" / "ebis" / "valid"
@@ -48,15 +48,7 @@ def binding(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def school(live_hub) -> tuple[str, str]:
-    username = unique_name()
-    _view, password = accounts.create_account(
-        live_hub,
-        username,
-        establishment_name="Hillside Primary School",
-        buyer_duns="123456789",
-        supplier_duns="987654321",
-    )
-    return username, password
+    return new_school(live_hub, establishment_name="Hillside Primary School")
 
 
 def test_full_import_cycle(live_server, live_hub, school, binding):
@@ -103,7 +95,7 @@ def test_send_order_is_stored_once_and_revised_when_amended(live_server, live_hu
     assert fms.SendOrder(order) is True  # FMS retries: stored once
     stored = admin.list_orders(live_hub, username)
     assert len(stored) == 1
-    assert stored[0].xml == order
+    assert admin.show_order(live_hub, stored[0].id).xml == order.encode()  # declared utf-8: stored as sent
     assert stored[0].revision == 1
 
     amended = order.replace("<Amount>", "<Amount>1", 1)

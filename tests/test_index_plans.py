@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
 
-from eproc.store import repositories as repo
 from eproc.store.models import Account, Document
+from eproc.store.repositories import DocumentRepository
 
 
 def plan(session, query) -> str:  # type: ignore[no-untyped-def]
@@ -22,22 +23,22 @@ def plan(session, query) -> str:  # type: ignore[no-untyped-def]
 def captured_query(session, call):  # type: ignore[no-untyped-def]
     """The SELECT a repository function runs, captured instead of executed."""
     captured = []
-    original = session.scalars
+    original = session.execute
 
     def capture(query, *args, **kwargs):  # type: ignore[no-untyped-def]
         captured.append(query)
         return original(query, *args, **kwargs)
 
-    session.scalars = capture
+    session.execute = capture
     call()
-    session.scalars = original
+    session.execute = original
     return captured[0]
 
 
 def fill_queue_of_other_schools(hub, rows: int = 3000) -> None:
     """A busy queue: thousands of other schools' documents, a few of account 1's, statistics fresh."""
     now = datetime.now(UTC)
-    with hub.uow.begin() as session:
+    with Session(hub.store.engine) as session, session.begin():
         for account_id in (1, 2):
             session.add(
                 Account(
@@ -74,16 +75,17 @@ def fill_queue_of_other_schools(hub, rows: int = 3000) -> None:
                 for n in range(rows)
             ],
         )
-    with hub.uow.begin() as session:
+    with Session(hub.store.engine) as session, session.begin():
         session.execute(text("ANALYZE"))
 
 
 def test_index_queries_use_the_account_indexes(hub):
     fill_queue_of_other_schools(hub)
     now = datetime.now(UTC)
-    with hub.uow.begin() as session:
-        unprocessed = captured_query(session, lambda: repo.unprocessed_documents(session, 1, now))
-        since = captured_query(session, lambda: repo.documents_created_after(session, 1, now, now))
+    with Session(hub.store.engine) as session:
+        documents = DocumentRepository(session)
+        unprocessed = captured_query(session, lambda: documents.unprocessed_index(1, now))
+        since = captured_query(session, lambda: documents.index_created_after(1, now, now))
         for query in (unprocessed, since):
             shown = plan(session, query)
             assert "ix_document_account_" in shown, shown

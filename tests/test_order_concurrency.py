@@ -5,19 +5,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support import unique_name
+from support import new_school
 
-from eproc.services import accounts, admin, intake
+from eproc.services import admin, authentication, intake
 
 ORDER = (Path(__file__).parent / "data" / "ebis" / "valid" / "authorised-order-fms.xml").read_text(encoding="utf-8")
 
 
-def make_school(hub) -> accounts.Principal:
-    username = unique_name()
-    _view, password = accounts.create_account(
-        hub, username, establishment_name="School", buyer_duns="123456789", supplier_duns="987654321"
-    )
-    return accounts.authenticate(hub, username, password)
+def make_school(hub) -> authentication.Principal:
+    username, password = new_school(hub)
+    return authentication.authenticate(hub, username, password)
 
 
 def test_identical_concurrent_resends_are_stored_once(hub):
@@ -37,4 +34,14 @@ def test_concurrent_amendments_get_distinct_revisions(hub):
     assert sorted(r.revision for r in receipts) == [1, 2, 3, 4, 5, 6]
     stored = admin.list_orders(hub, school.username)
     assert sorted(o.revision for o in stored) == [1, 2, 3, 4, 5, 6]
-    assert {o.xml for o in stored} == set(amendments)
+    assert {admin.show_order(hub, o.id).xml for o in stored} == {a.encode() for a in amendments}
+
+
+def test_a_document_string_is_stored_as_utf8_with_a_declaration_that_says_so(hub):
+    """SendOrder's Document is characters: whatever encoding its declaration names (FMS may send
+    utf-16), the bytes stored are UTF-8 and the stored declaration says utf-8."""
+    school = make_school(hub)
+    assert ORDER.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    sent = ORDER.replace('encoding="utf-8"', 'encoding="utf-16"', 1)
+    receipt = intake.receive_order(hub, school, sent)
+    assert admin.show_order(hub, receipt.order_id).xml == ORDER.encode("utf-8")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import dotnet_client as net
 import pytest
-from support import unique_name
+from support import new_school
 
-from eproc.services import accounts, intake
+from eproc.services import intake
 
 DATA = Path(__file__).parent / "data" / "ebis" / "valid"
 PASSWORD = "wire-test-password-1"
@@ -46,15 +46,7 @@ def version(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def school(live_hub) -> str:
-    username = unique_name()
-    accounts.create_account(
-        live_hub,
-        username,
-        establishment_name="Wire School",
-        buyer_duns="123456789",
-        supplier_duns="987654321",
-        password=PASSWORD,
-    )
+    username, _ = new_school(live_hub, PASSWORD, establishment_name="Wire School")
     return username
 
 
@@ -185,3 +177,20 @@ def test_wsdl_is_served_for_any_letter_case_with_the_request_address(live_server
         assert wsdl.status_code == 200
         assert wsdl.headers["content-type"] == "text/xml; charset=utf-8"
         assert f'location="{live_server.endpoint}"' in wsdl.text
+
+
+def test_a_body_over_the_size_limit_is_drained_and_answered(live_server, school, version):
+    """.NET sends ``Expect: 100-continue`` and then the whole body: the server reads it all (rather than
+    resetting the connection), answers with the fault, and keeps serving. (Moved here from
+    test_soap_faults.py, whose other faults need no socket.)"""
+    limit = 16 * 1024 * 1024
+    padding = "x" * (limit + 1)
+    body = net.envelope("SendOrder", f"<Document>{padding}</Document>", school, PASSWORD, version)
+    response = net.post(live_server.endpoint, "SendOrder", body, version)
+    assert response.status == 500
+    assert response.headers["content-type"] == CONTENT_TYPES[version]
+    code, text = net.fault(response)
+    assert code == {"1.1": "soap:Client", "1.2": "soap:Sender"}[version]
+    assert text == f"RequestTooLargeException: The request body is larger than {limit} bytes."
+    served = net.call(live_server.endpoint, "FetchIndex", username=school, password=PASSWORD, version=version)
+    assert "<DocumentIndex" in net.result_text(served, "FetchIndex")

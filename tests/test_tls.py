@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,10 +15,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from support import start_server, unique_name
+from support import new_school, run_cli, start_server
 from zeep.transports import Transport
 
-from eproc.services import accounts, intake
+from eproc.services import intake
 
 OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 DATA = Path(__file__).parent / "data" / "ebis" / "valid"
@@ -67,10 +65,7 @@ def tls_server(live_database, tmp_path_factory):
 def test_fms_cycle_over_https(tls_server, live_hub):
     server, cert = tls_server
     assert server.base_url.startswith("https://127.0.0.1:")
-    username = unique_name()
-    _view, password = accounts.create_account(
-        live_hub, username, establishment_name="Secure School", buyer_duns="123456789", supplier_duns="987654321"
-    )
+    username, password = new_school(live_hub, establishment_name="Secure School")
     doc = intake.queue_document(live_hub, (DATA / "invoice-full.xml").read_bytes(), username=username)
 
     session = requests.Session()
@@ -99,11 +94,6 @@ def test_a_client_that_does_not_trust_the_certificate_is_refused(tls_server):
 
 def test_serve_refuses_half_a_tls_configuration(tmp_path):
     cert, _key = make_certificate(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "eproc.cli", "serve", "--port", "0", "--tls-cert", str(cert)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(None, "serve", "--port", "0", "--tls-cert", str(cert))
     assert result.returncode != 0
     assert result.stderr.strip() == "eproc: error: --tls-cert and --tls-key go together"

@@ -7,16 +7,14 @@ so these tests pin the details that change the generated client API: operation s
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 import zeep
 from lxml import etree
 
-from eproc.config import PROJECT_ROOT, Settings
-from eproc.soap import wsdl as wsdl_module
-from eproc.soap.wsdl import PLACEHOLDER_LOCATION, WsdlTemplateError, endpoint_url, render_wsdl
+from eproc.config import PROJECT_ROOT
+from eproc.soap.wsdl import PLACEHOLDER_LOCATION, WsdlTemplate, WsdlTemplateError, endpoint_url, render_wsdl
 
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
 WSDL_PATH = SCHEMA_DIR / "service.wsdl"
@@ -307,14 +305,13 @@ def test_render_refuses_urls_that_are_not_absolute_http(url: str) -> None:
         render_wsdl(url)
 
 
-def test_render_refuses_a_template_without_the_placeholder(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "service.wsdl").write_bytes(
-        WSDL_PATH.read_bytes().replace(PLACEHOLDER_LOCATION.encode(), b"http://elsewhere/x.asmx", 1)
-    )
-    settings = dataclasses.replace(Settings(), schema_dir=str(tmp_path))
-    monkeypatch.setattr(wsdl_module, "get_settings", lambda: settings)
+def test_render_refuses_a_template_without_the_placeholder(tmp_path: Path) -> None:
+    template = tmp_path / "service.wsdl"
+    template.write_bytes(WSDL_PATH.read_bytes().replace(PLACEHOLDER_LOCATION.encode(), b"http://elsewhere/x.asmx", 1))
     with pytest.raises(WsdlTemplateError):
-        render_wsdl("https://eproc.example.org/service.asmx")
+        render_wsdl("https://eproc.example.org/service.asmx", template)
+    with pytest.raises(WsdlTemplateError):
+        WsdlTemplate(template)
 
 
 def _environ(**overrides: str) -> dict[str, str]:

@@ -1,44 +1,59 @@
 """eBIS-XML 3.09: the one place in eproc that knows the document standard FMS reads and writes.
 
-Parse once (:func:`parse_xml`), then hand the root to :func:`check_content_document` (what a portal
+Inspect once (:func:`inspect`), then hand the inspection to :func:`check_content` (what a portal
 queues) or :func:`check_authorised_order` (what FMS sends via SendOrder). The rules and their ids are
-listed in :mod:`eproc.ebis.rules`.
+listed in :data:`eproc.ebis.rules.CATALOGUE`.
 """
 
-from .check import check_authorised_order, check_content_document, check_document
-from .checksum import ChecksumUnavailable, checksum_of, compute_checksum, stated_checksum
+from .check import check_authorised_order, check_content, check_content_document, check_document
+from .checksum import ChecksumUnavailable, checksum_of, compute_checksum, read_stated, stated_checksum
+from .document import describe_root
+from .inspection import Inspection, inspect
 from .metadata import extract_metadata, identify
-from .names import INVOICE_NS, ORDER_NS, DocumentType
-from .parsing import DEFAULT_MAX_BYTES, XmlRejected, parse_xml, read_document
+from .names import DOCUMENT_TYPES, INVOICE_NS, ORDER_NS, DocType, DocumentType
+from .parsing import DEFAULT_MAX_BYTES, XmlRejected, decode_document, parse_count, parse_xml, read_document
 from .report import DocumentMetadata, Finding, ValidationReport
-from .rewrite import fill_checksum
-from .rules import RULE_SET_VERSION, RULES, AccountExpectations
+from .rewrite import fill_checksum, fill_checksum_of
+from .rules import CATALOGUE, RULE_SET_VERSION, RULES, AccountExpectations, RuleSpec, rule_table_markdown
 from .schemas import SchemaRegistry, default_registry
 
 __all__ = [
+    "CATALOGUE",
     "DEFAULT_MAX_BYTES",
+    "DOCUMENT_TYPES",
     "INVOICE_NS",
     "ORDER_NS",
     "RULES",
     "RULE_SET_VERSION",
     "AccountExpectations",
     "ChecksumUnavailable",
+    "DocType",
     "DocumentMetadata",
     "DocumentType",
     "Finding",
+    "Inspection",
+    "RuleSpec",
     "SchemaRegistry",
     "ValidationReport",
     "XmlRejected",
     "check_authorised_order",
+    "check_content",
     "check_content_document",
     "check_document",
     "checksum_of",
     "compute_checksum",
+    "decode_document",
+    "describe_root",
     "default_registry",
     "extract_metadata",
     "fill_checksum",
+    "fill_checksum_of",
     "identify",
+    "inspect",
+    "parse_count",
     "parse_xml",
     "read_document",
+    "read_stated",
+    "rule_table_markdown",
     "stated_checksum",
 ]

@@ -1,23 +1,21 @@
 """The two checks intake runs: what a portal queues for FMS, and what FMS sends back (SendOrder).
 
-Both take the already-parsed root (parse once): the schema gate, the checksum, the metadata and the
-rules all read the same tree.
+Both take an :class:`~eproc.ebis.inspection.Inspection` (one parse): the schema gate, the checksum,
+the metadata and the rules all read the same tree, and the checksum is worked out once.
 """
 
 from __future__ import annotations
 
 from lxml import etree
 
-from .checksum import evaluate_checksum
 from .document import EbisDocument, describe_root
-from .metadata import document_type_of, metadata_of
-from .names import DocumentType, Family, family_of, local_name
-from .parsing import DEFAULT_MAX_BYTES, XmlRejected, parse_xml
+from .inspection import Inspection, inspect
+from .names import DOCUMENT_TYPES, local_name
+from .parsing import DEFAULT_MAX_BYTES
 from .report import Finding, Severity, ValidationReport
 from .rules import (
     AUTHORISED_ORDER_RULES,
     CONTENT_ORDER_RULES,
-    DOCUMENT_TYPE_NAMES,
     INVOICE_RULES,
     RULE_SET_VERSION,
     AccountExpectations,
@@ -26,8 +24,6 @@ from .rules import (
     run_rules,
 )
 from .schemas import SchemaRegistry, default_registry
-
-REQUESTED_TYPES = ("order", "invoice", "creditnote", "quote")
 
 _CHECKSUM_WHY: dict[str, tuple[Severity, str]] = {
     "content-order": ("error", "FMS refuses a Content Order whose checksum is missing or wrong"),
@@ -43,28 +39,41 @@ def check_content_document(
     expectations: AccountExpectations | None = None,
     registry: SchemaRegistry | None = None,
 ) -> ValidationReport:
+    """:func:`check_content` of an already-parsed root."""
+    return check_content(Inspection.of_root(root), requested_type=requested_type, expectations=expectations,
+                         registry=registry)
+
+
+def check_content(
+    inspection: Inspection,
+    *,
+    requested_type: str | None = None,
+    expectations: AccountExpectations | None = None,
+    registry: SchemaRegistry | None = None,
+) -> ValidationReport:
     """Schema and every FMS-readiness rule for a document a portal queues (order, invoice, credit note).
 
     Without ``expectations`` only the account-independent rules run (DUNS presence included); with
     them, also the DUNS handshake and the language and currency rules.
     """
-    if requested_type is not None and requested_type not in REQUESTED_TYPES:
-        raise ValueError(f"requested_type must be one of {', '.join(REQUESTED_TYPES)}, not {requested_type!r}")
-    family = family_of(root)
-    if family is None:
-        return _unknown_root(root, describe_root(root))
-    document = EbisDocument(root)
-    doc_type = document_type_of(document)
+    if requested_type is not None and requested_type not in DOCUMENT_TYPES:
+        raise ValueError(f"requested_type must be one of {', '.join(DOCUMENT_TYPES)}, not {requested_type!r}")
+    if inspection.rejection is not None:
+        return _refused(inspection.rejection)
+    document = inspection.document
+    if document is None:
+        assert inspection.root is not None
+        return _unknown_root(inspection.root, describe_root(inspection.root))
     findings: list[Finding] = []
-    if requested_type is not None and _family_of_type(requested_type) != family:
+    if requested_type is not None and DOCUMENT_TYPES[requested_type].family != document.family:
         findings.append(_type_mismatch(document, requested_type))
-    context = "content-order" if family == "order" else "invoice"
-    rules = CONTENT_ORDER_RULES if family == "order" else INVOICE_RULES
-    return _check(document, doc_type, requested_type, expectations, registry, context, rules, findings)
+    context = "content-order" if document.family == "order" else "invoice"
+    rules = CONTENT_ORDER_RULES if document.family == "order" else INVOICE_RULES
+    return _check(inspection, document, requested_type, expectations, registry, context, rules, findings)
 
 
 def check_authorised_order(
-    root: etree._Element,
+    subject: Inspection | etree._Element,
     *,
     expectations: AccountExpectations,
     registry: SchemaRegistry | None = None,
@@ -73,12 +82,15 @@ def check_authorised_order(
 
     A wrong or missing checksum is a warning: FMS wrote the document, so eproc is liberal in what it takes.
     """
-    family = family_of(root)
-    if family != "order":
-        what = "an Invoice" if family == "invoice" else describe_root(root)
-        return _unknown_root(root, f"SendOrder takes an eBIS-XML 3.09 Order, and this document is {what}")
-    document = EbisDocument(root)
-    return _check(document, "order", None, expectations, registry, "authorised-order", AUTHORISED_ORDER_RULES, [])
+    inspection = subject if isinstance(subject, Inspection) else Inspection.of_root(subject)
+    if inspection.rejection is not None:
+        return _refused(inspection.rejection)
+    document = inspection.document
+    if document is None or document.family != "order":
+        assert inspection.root is not None
+        what = "an Invoice" if document is not None else describe_root(inspection.root)
+        return _unknown_root(inspection.root, f"SendOrder takes an eBIS-XML 3.09 Order, and this document is {what}")
+    return _check(inspection, document, None, expectations, registry, "authorised-order", AUTHORISED_ORDER_RULES, [])
 
 
 def check_document(
@@ -89,18 +101,18 @@ def check_document(
     max_bytes: int = DEFAULT_MAX_BYTES,
     registry: SchemaRegistry | None = None,
 ) -> ValidationReport:
-    """Parse (safely) and run :func:`check_content_document`; unreadable XML becomes an ``xml.rejected`` report."""
-    try:
-        root = parse_xml(data, max_bytes=max_bytes)
-    except XmlRejected as exc:
-        finding = Finding("xml.rejected", "error", "/", str(exc), exc.line)
-        return ValidationReport.from_findings([finding], doc_type=None, rule_set_version=RULE_SET_VERSION)
-    return check_content_document(root, requested_type=requested_type, expectations=expectations, registry=registry)
+    """Inspect (parse safely, once) and run :func:`check_content`; unreadable XML is an ``xml.rejected`` report."""
+    inspection = inspect(data, max_bytes=max_bytes)
+    return check_content(inspection, requested_type=requested_type, expectations=expectations, registry=registry)
+
+
+def _refused(finding: Finding) -> ValidationReport:
+    return ValidationReport.from_findings([finding], doc_type=None, rule_set_version=RULE_SET_VERSION)
 
 
 def _check(
+    inspection: Inspection,
     document: EbisDocument,
-    doc_type: DocumentType | None,
     requested_type: str | None,
     expectations: AccountExpectations | None,
     registry: SchemaRegistry | None,
@@ -114,25 +126,19 @@ def _check(
     if not registry.is_valid(document.root, document.family):
         schema_findings, truncated = registry.findings(document.root, document.family)
         findings.extend(schema_findings)
-    checksum = evaluate_checksum(document)
+    checksum = inspection.checksum
+    assert checksum is not None  # an Order or Invoice always has a checksum result
     severity, why = _CHECKSUM_WHY[context]
+    doc_type = inspection.doc_type
     rule_context = RuleContext(document, doc_type, requested_type, expectations, checksum, severity, why)
     findings.extend(run_rules(rules, rule_context))
     return ValidationReport.from_findings(
         findings,
         doc_type=doc_type,
         rule_set_version=RULE_SET_VERSION,
-        metadata=metadata_of(document, doc_type, checksum),
+        metadata=inspection.metadata,
         findings_truncated=truncated,
     )
-
-
-def _family_of_type(requested_type: str) -> Family | None:
-    if requested_type == "order":
-        return "order"
-    if requested_type in ("invoice", "creditnote"):
-        return "invoice"
-    return None  # a quote: FMS lists quotes but has no eBIS schema for them
 
 
 def _type_mismatch(document: EbisDocument, requested_type: str) -> Finding:
@@ -143,7 +149,7 @@ def _type_mismatch(document: EbisDocument, requested_type: str) -> Finding:
             "credit notes only"
         )
     else:
-        message = f"the document was queued as {DOCUMENT_TYPE_NAMES[requested_type]} but is {actual}"
+        message = f"the document was queued as {DOCUMENT_TYPES[requested_type].with_article} but is {actual}"
     return Finding("document.type-mismatch", "error", f"/{document.root_name}", message, document.root.sourceline)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import xmlschema
 from lxml import etree
@@ -143,7 +144,7 @@ def _describe_value_type(schema: xmlschema.XMLSchema, element: etree._Element) -
     declaration = schema.elements.get(local_name(element.tag))
     if declaration is None:
         return None
-    value_type = declaration.type
+    value_type: Any = declaration.type
     if value_type.is_complex():
         value_type = value_type.content if value_type.has_simple_content() else None
     while value_type is not None:

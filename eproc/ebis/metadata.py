@@ -6,29 +6,27 @@ from lxml import etree
 
 from .checksum import ChecksumResult, evaluate_checksum, read_stated
 from .document import EbisDocument
-from .names import DocumentType
+from .names import INVOICE_TYPE_CODES, DocType
 from .parsing import XmlRejected
 from .report import DocumentMetadata
 from .values import parse_decimal
 
-INVOICE_TYPE_CODES: dict[str, DocumentType] = {"INV": "invoice", "CRN": "creditnote"}
 
-
-def invoice_type_code(document: EbisDocument) -> str | None:
+def stated_invoice_type_code(document: EbisDocument) -> str | None:
     """``InvoiceHead/InvoiceType/@Code`` as written (``None`` when absent)."""
     element = document.find("InvoiceHead/InvoiceType")
     return None if element is None else element.get("Code")
 
 
-def document_type_of(document: EbisDocument) -> DocumentType | None:
+def document_type_of(document: EbisDocument) -> DocType | None:
     """order / invoice / creditnote; ``None`` for an Invoice whose type code is neither INV nor CRN."""
     if document.family == "order":
         return "order"
-    code = invoice_type_code(document)
+    code = stated_invoice_type_code(document)
     return INVOICE_TYPE_CODES.get((code or "").strip().upper())
 
 
-def identify(root: etree._Element) -> DocumentType:
+def identify(root: etree._Element) -> DocType:
     """``order`` for an Order; ``invoice`` / ``creditnote`` for an Invoice by its InvoiceType code (any case).
 
     Raises :class:`XmlRejected` for any other root, and for an Invoice whose type code is neither
@@ -37,7 +35,7 @@ def identify(root: etree._Element) -> DocumentType:
     document = EbisDocument(root)
     doc_type = document_type_of(document)
     if doc_type is None:
-        code = invoice_type_code(document)
+        code = stated_invoice_type_code(document)
         found = "has no Code attribute" if code is None else f"has Code '{code}'"
         raise XmlRejected(
             f"the Invoice's InvoiceHead/InvoiceType {found}; eproc reads INV (invoice) or CRN (credit note)"
@@ -52,7 +50,7 @@ def extract_metadata(root: etree._Element) -> DocumentMetadata:
 
 
 def metadata_of(
-    document: EbisDocument, doc_type: DocumentType | None, checksum: ChecksumResult | None = None
+    document: EbisDocument, doc_type: DocType | None, checksum: ChecksumResult | None = None
 ) -> DocumentMetadata:
     """Metadata of an already-wrapped document; pass ``checksum`` when the caller has worked it out."""
     head, references, total = document.head_name, document.references_name, document.total_name

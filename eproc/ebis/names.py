@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from lxml import etree
@@ -13,10 +14,39 @@ INVOICE_NS = "urn:schemas-basda-org:2000:salesInvoice:xdr:3.01"
 ORDER_ROOT = f"{{{ORDER_NS}}}Order"
 INVOICE_ROOT = f"{{{INVOICE_NS}}}Invoice"
 
-# The FetchIndex document types; a quote is listed by FMS but never validated by eproc.
-DocumentType = Literal["order", "invoice", "creditnote", "quote"]
+# The FetchIndex document types; a quote is listed by FMS but has no eBIS schema.
+DocType = Literal["order", "invoice", "creditnote", "quote"]
 # The two schemas: an "invoice" family document is an invoice or a credit note.
 Family = Literal["order", "invoice"]
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    """One kind of document FMS collects: its index value, its DocID prefix, its name in messages."""
+
+    value: DocType
+    prefix: str
+    noun: str
+    # Which schema validates it; None for a quote.
+    family: Family | None
+
+    @property
+    def with_article(self) -> str:
+        return f"{'an' if self.noun[0] in 'aeiou' else 'a'} {self.noun}"
+
+
+# The one list of document types: every door, the store and the index take their names from here.
+DOCUMENT_TYPES: dict[str, DocumentType] = {
+    kind.value: kind
+    for kind in (
+        DocumentType("order", "ORD", "order", "order"),
+        DocumentType("invoice", "INV", "invoice", "invoice"),
+        DocumentType("creditnote", "CRN", "credit note", "invoice"),
+        DocumentType("quote", "QUO", "quote", None),
+    )
+}
+# What InvoiceHead/InvoiceType/@Code says an Invoice root is.
+INVOICE_TYPE_CODES: dict[str, DocType] = {"INV": "invoice", "CRN": "creditnote"}
 
 FAMILY_NAMESPACE: dict[str, str] = {"order": ORDER_NS, "invoice": INVOICE_NS}
 ROOT_FAMILY: dict[str, Family] = {ORDER_ROOT: "order", INVOICE_ROOT: "invoice"}

@@ -1,11 +1,13 @@
 """Safe parsing of XML that comes from outside: no DTDs, no entities, no network, bounded size and depth.
 
-Every door into eproc (SOAP ``Document`` strings, CLI files, portal uploads) parses through here, once;
-later steps share the parsed tree.
+Every door into eproc (SOAP ``Document`` strings, CLI files, portal uploads) parses through here,
+once per document (see ``inspection.py``): later steps share the parsed tree. :func:`parse_count`
+lets a test hold the code to that.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import threading
@@ -34,6 +36,11 @@ class XmlRejected(ValueError):
 _local = threading.local()
 
 
+def parse_count() -> int:
+    """How many documents this thread has parsed through :func:`parse_xml` so far."""
+    return int(getattr(_local, "parses", 0))
+
+
 def _parser() -> etree.XMLParser:
     # One parser per thread, reused: lxml parsers must not be shared between threads, and building
     # one costs about as much as parsing a small document.
@@ -56,8 +63,9 @@ def parse_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree
 
     Raises :class:`XmlRejected` with a message naming the problem and its line.
     """
+    _local.parses = parse_count() + 1
     if isinstance(data, str):
-        data = data.encode("utf-8") if not data.lstrip().startswith("<?xml") else _reencode(data)
+        data = as_utf8(data)
     if len(data) > max_bytes:
         raise XmlRejected(f"the document is {len(data)} bytes, over the limit of {max_bytes} bytes")
     if not data or data.isspace():  # isspace() stops at the first other byte; strip() would copy
@@ -103,6 +111,11 @@ def _line_of(data: bytes, needle: bytes) -> int:
     return data.count(b"\n", 0, max(data.find(needle), 0)) + 1
 
 
+def as_utf8(text: str) -> bytes:
+    """A document received as characters (a SOAP string), as the UTF-8 bytes eproc stores and parses."""
+    return text.encode("utf-8") if not text.lstrip().startswith("<?xml") else _reencode(text)
+
+
 def _reencode(text: str) -> bytes:
     """A str that carries its own XML declaration: re-encode as UTF-8 and say so in the declaration.
 
@@ -135,3 +148,20 @@ def _describe_syntax_error(exc: etree.XMLSyntaxError) -> tuple[str, int | None]:
         message = message.split(", line ")[0].rstrip()
         return f"{message} ({where})", lineno
     return message, None
+
+
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
+
+
+def decode_document(data: bytes) -> str:
+    """Stored XML bytes as text, by their BOM or declared encoding (UTF-8 when neither says otherwise)."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    match = _DECLARED_ENCODING.match(data)
+    encoding = match.group(1).decode("ascii") if match else "utf-8"
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        return data.decode("utf-8")

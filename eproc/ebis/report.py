@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from .names import DocumentType
+from .names import DocType
 
 Severity = Literal["error", "warning"]
 
@@ -37,7 +37,7 @@ class DocumentMetadata:
     that has none yet, the supplier's order (basket) reference.
     """
 
-    doc_type: DocumentType | None
+    doc_type: DocType | None
     document_number: str | None
     document_date: str | None
     buyer_duns: str | None

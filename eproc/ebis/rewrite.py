@@ -12,9 +12,10 @@ from __future__ import annotations
 import xml.parsers.expat
 from dataclasses import dataclass
 
-from .checksum import ChecksumUnavailable, evaluate_checksum, read_stated
-from .document import EbisDocument
-from .parsing import DEFAULT_MAX_BYTES, XmlRejected, parse_xml
+from .checksum import ChecksumUnavailable, read_stated
+from .document import describe_root
+from .inspection import Inspection, inspect
+from .parsing import DEFAULT_MAX_BYTES, XmlRejected
 
 _PROBE = "<Checksum>0123456789</Checksum>"
 
@@ -35,15 +36,28 @@ def fill_checksum(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     The element is created (as the head's last child) when missing. Raises :class:`XmlRejected` for
     input eproc will not read and :class:`ChecksumUnavailable` when the document has no checksum.
     """
-    root = parse_xml(data, max_bytes=max_bytes)
-    document = EbisDocument(root)
-    result = evaluate_checksum(document)
+    return fill_checksum_of(inspect(data, max_bytes=max_bytes), max_bytes=max_bytes).data
+
+
+def fill_checksum_of(inspection: Inspection, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Inspection:
+    """The inspection of the document with its checksum written in.
+
+    Reads the checksum from the inspection (no parse); the one parse here is of the new bytes, which
+    both proves the edit and is the inspection handed back, so filling costs one parse in all.
+    """
+    if inspection.rejection is not None:
+        raise XmlRejected(inspection.rejection.message, inspection.rejection.line)
+    document, result = inspection.document, inspection.checksum
+    if document is None or result is None:
+        assert inspection.root is not None
+        raise XmlRejected(describe_root(inspection.root))
     if result.expected is None:
         raise ChecksumUnavailable(result.unavailable)
     state, stated = read_stated(document)
     if state == "present" and stated == result.expected:
-        return data
-    encoding = root.getroottree().docinfo.encoding or "UTF-8"
+        return inspection
+    data = inspection.data
+    encoding = document.root.getroottree().docinfo.encoding or "UTF-8"
     try:
         ascii_compatible = _PROBE.encode(encoding, errors="replace") == _PROBE.encode("ascii")
     except LookupError:
@@ -52,9 +66,9 @@ def fill_checksum(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         raise XmlRejected(f"the checksum can be written into ASCII-compatible files only, not {encoding}")
     positions = _locate(data, document.namespace, document.head_name)
     value = str(result.expected).encode("ascii")
-    filled = _edit(data, positions, value)
-    check = EbisDocument(parse_xml(filled, max_bytes=max_bytes + 64))
-    if read_stated(check) != ("present", result.expected):
+    filled = inspect(_edit(data, positions, value), max_bytes=max_bytes + 64)
+    check = filled.document
+    if check is None or read_stated(check) != ("present", result.expected):
         raise RuntimeError("writing the checksum did not produce the expected document")  # a bug, not input
     return filled
 

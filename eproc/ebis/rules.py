@@ -1,46 +1,8 @@
 """FMS-readiness rules: what FMS would refuse (errors) or silently mishandle (warnings), by stable id.
 
-Severity E = error (the document is refused), W = warning (reported, accepted). Applies to: CO =
-Content Order a portal queues, AO = Authorised Order FMS sends (SendOrder), IN = invoice or credit
-note a portal queues; "acct" = only when the account's expectations are given.
-
-=============================== ========= ========= ===============================================
-rule id                         severity  applies   what it checks
-=============================== ========= ========= ===============================================
-``xml.rejected``                E         all       well-formed, safe XML: no DTD or entities, within
-                                                    the size and depth limits (``check_document``)
-``document.type``               E         all       the root is an eBIS-XML 3.09 Order or Invoice in
-                                                    its namespace (SendOrder: an Order)
-``document.type-mismatch``      E         CO IN     an order is queued as an order, an Invoice as an
-                                                    invoice or credit note
-``schema``                      E         all       valid against eproc's 3.09 order / invoice XSD
-``checksum.missing``            E CO,     CO AO IN  the head carries a Checksum
-                                W AO IN
-``checksum.mismatch``           E CO,     CO AO IN  the Checksum is the one computed (see checksum.py)
-                                W AO IN
-``duns.buyer.missing``          E         CO AO IN  ``Buyer/BuyerReferences/DUNS`` is present
-``duns.supplier.missing``       E         CO AO IN  ``Supplier/SupplierReferences/DUNS`` is present
-``duns.handshake``              E         acct      both DUNS are the account's (FMS's handshake)
-``language.mismatch``           E         CO acct   ``Parameters/Language``: first two letters are
-                                                    FMS's language (any case)
-``currency.mismatch``           E         CO acct   ``OrderCurrency/Currency/@Code`` is FMS's currency
-``quantity.not-integer``        E         CO        every line's quantity is written as a whole number
-``date.format``                 E         CO        dates are ``YYYY-MM-DD``: no time, no time zone
-``line.action-not-original``    W         CO        each line has ``Action="Original"`` (FMS drops
-                                                    the others)
-``buyer.contact-missing``       W         CO        ``Buyer/Contact/Name``: the portal user's logon id,
-                                                    which selects FMS's coding templates
-``invoice.type-code``           E         IN        ``InvoiceType/@Code`` is INV or CRN (any case)
-``invoice.type-mismatch``       E         IN        INV queued as an invoice, CRN as a credit note
-``invoice.codelist``            E         IN        ``InvoiceType/@Codelist`` is BASDA (any case)
-``invoice.test-flag``           E         IN        a TestFlag ``Mode`` (on TestFlag or Test), if
-                                                    present, is false or 0
-``invoice.buyers-order-number`` E         IN        ``InvoiceReferences/BuyersOrderNumber`` present
-``invoice.totals.lines``        W         IN        ``NumberOfLines`` = the number of InvoiceLine
-``invoice.totals.line-value``   W         IN        ``LineValueTotal`` = sum of ``NetLineTotal``
-``invoice.totals.tax``          W         IN        ``TaxTotal`` = sum of ``TaxSubTotal/TaxAtRate``
-``invoice.totals.gross``        W         IN        ``GrossPaymentTotal`` = LineValueTotal + TaxTotal
-=============================== ========= ========= ===============================================
+The catalogue (:data:`CATALOGUE`) is the one list of rule ids, with each rule's severity, what it
+applies to and what it checks; the README's rule table is generated from it
+(:func:`rule_table_markdown`), and a test keeps the two the same.
 
 Each rule reports only what the schema does not: a value the schema already refuses (an empty
 DUNS, a date that is no date) is left to the ``schema`` finding, so one mistake is one finding.
@@ -57,40 +19,99 @@ from lxml import etree
 
 from .checksum import ChecksumResult, read_stated
 from .document import EbisDocument
-from .names import DocumentType, element_path
+from .names import DOCUMENT_TYPES, DocType, element_path
 from .report import Finding, Severity
 from .values import EXACT, is_integer_lexical, is_plain_date, leaf_text, parse_date_parts, parse_decimal
 
 RULE_SET_VERSION = "2026.11-1"
 
-RULES: dict[str, str] = {
-    "xml.rejected": "well-formed, safe XML within the size and depth limits",
-    "document.type": "an eBIS-XML 3.09 Order or Invoice root in its namespace",
-    "document.type-mismatch": "the document is of the type it was queued as",
-    "schema": "valid against eproc's eBIS-XML 3.09 schema",
-    "checksum.missing": "the head carries a Checksum",
-    "checksum.mismatch": "the Checksum is the one computed from the document",
-    "duns.buyer.missing": "Buyer/BuyerReferences/DUNS is present",
-    "duns.supplier.missing": "Supplier/SupplierReferences/DUNS is present",
-    "duns.handshake": "both DUNS numbers are the account's",
-    "language.mismatch": "the order's language is FMS's",
-    "currency.mismatch": "the order's currency is FMS's",
-    "quantity.not-integer": "every line quantity is a whole number",
-    "date.format": "dates are written YYYY-MM-DD",
-    "line.action-not-original": 'every line has Action="Original"',
-    "buyer.contact-missing": "Buyer/Contact/Name is present",
-    "invoice.type-code": "InvoiceType/@Code is INV or CRN",
-    "invoice.type-mismatch": "INV is queued as an invoice, CRN as a credit note",
-    "invoice.codelist": "InvoiceType/@Codelist is BASDA",
-    "invoice.test-flag": "the document is not flagged as a test",
-    "invoice.buyers-order-number": "InvoiceReferences/BuyersOrderNumber is present",
-    "invoice.totals.lines": "NumberOfLines counts the lines",
-    "invoice.totals.line-value": "LineValueTotal is the sum of NetLineTotal",
-    "invoice.totals.tax": "TaxTotal is the sum of TaxAtRate",
-    "invoice.totals.gross": "GrossPaymentTotal is LineValueTotal + TaxTotal",
-}
+# What each rule applies to: a Content Order a portal queues, an Authorised Order FMS sends
+# (SendOrder), an invoice or credit note a portal queues.
+CONTENT_ORDER, AUTHORISED_ORDER, INVOICE = "content order", "authorised order", "invoice/credit note"
+ALL_DOCUMENTS = (CONTENT_ORDER, AUTHORISED_ORDER, INVOICE)
+CHECKSUM_SEVERITY = "error on content orders, warning on the others"
 
-DOCUMENT_TYPE_NAMES = {"invoice": "an invoice", "creditnote": "a credit note", "order": "an order", "quote": "a quote"}
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    severity: str
+    applies_to: tuple[str, ...]
+    summary: str
+    # Runs only when the account's expectations (DUNS, language, currency) are known.
+    needs_account: bool = False
+
+
+CATALOGUE: tuple[RuleSpec, ...] = (
+    RuleSpec(
+        "xml.rejected", "error", ALL_DOCUMENTS,
+        "well-formed, safe XML (no DTD or entities) within the size and depth limits",
+    ),
+    RuleSpec(
+        "document.type", "error", ALL_DOCUMENTS,
+        "an eBIS-XML 3.09 Order or Invoice root in its namespace (SendOrder: an Order)",
+    ),
+    RuleSpec(
+        "document.type-mismatch", "error", (CONTENT_ORDER, INVOICE),
+        "the document is of the type it was queued as",
+    ),
+    RuleSpec(
+        "schema", "error", ALL_DOCUMENTS,
+        "valid against eproc's eBIS-XML 3.09 order / invoice schema (schemas/ebis/)",
+    ),
+    RuleSpec("checksum.missing", CHECKSUM_SEVERITY, ALL_DOCUMENTS, "the head carries a Checksum (its last child)"),
+    RuleSpec(
+        "checksum.mismatch", CHECKSUM_SEVERITY, ALL_DOCUMENTS,
+        "the Checksum is the one computed from the document",
+    ),
+    RuleSpec("duns.buyer.missing", "error", ALL_DOCUMENTS, "Buyer/BuyerReferences/DUNS is present"),
+    RuleSpec("duns.supplier.missing", "error", ALL_DOCUMENTS, "Supplier/SupplierReferences/DUNS is present"),
+    RuleSpec("duns.handshake", "error", ALL_DOCUMENTS, "both DUNS numbers are the account's (FMS's handshake)", True),
+    RuleSpec(
+        "language.mismatch", "error", (CONTENT_ORDER,),
+        "Parameters/Language starts with FMS's language (any case)", True,
+    ),
+    RuleSpec("currency.mismatch", "error", (CONTENT_ORDER,), "OrderCurrency/Currency/@Code is FMS's currency", True),
+    RuleSpec("quantity.not-integer", "error", (CONTENT_ORDER,), "every line quantity is written as a whole number"),
+    RuleSpec("date.format", "error", (CONTENT_ORDER,), "dates are written YYYY-MM-DD: no time, no time zone"),
+    RuleSpec(
+        "line.action-not-original", "warning", (CONTENT_ORDER,),
+        'every line has Action="Original" (FMS drops the others)',
+    ),
+    RuleSpec(
+        "buyer.contact-missing", "warning", (CONTENT_ORDER,),
+        "Buyer/Contact/Name is present: it selects FMS's coding templates",
+    ),
+    RuleSpec("invoice.type-code", "error", (INVOICE,), "InvoiceType/@Code is INV or CRN (any case)"),
+    RuleSpec("invoice.type-mismatch", "error", (INVOICE,), "INV is queued as an invoice, CRN as a credit note"),
+    RuleSpec("invoice.codelist", "error", (INVOICE,), "InvoiceType/@Codelist is BASDA (any case)"),
+    RuleSpec(
+        "invoice.test-flag", "error", (INVOICE,),
+        "a TestFlag Mode (on TestFlag or Test), if present, is false or 0",
+    ),
+    RuleSpec(
+        "invoice.buyers-order-number", "error", (INVOICE,),
+        "InvoiceReferences/BuyersOrderNumber links the invoice to FMS's order",
+    ),
+    RuleSpec("invoice.totals.lines", "warning", (INVOICE,), "NumberOfLines counts the InvoiceLine elements"),
+    RuleSpec("invoice.totals.line-value", "warning", (INVOICE,), "LineValueTotal is the sum of NetLineTotal"),
+    RuleSpec("invoice.totals.tax", "warning", (INVOICE,), "TaxTotal is the sum of TaxSubTotal/TaxAtRate"),
+    RuleSpec("invoice.totals.gross", "warning", (INVOICE,), "GrossPaymentTotal is LineValueTotal + TaxTotal"),
+)
+
+RULES: dict[str, str] = {spec.id: spec.summary for spec in CATALOGUE}
+
+
+def rule_table_markdown() -> str:
+    """The README's rule table, made from the catalogue."""
+    rows = ["| rule id | severity | applies to | what FMS needs |", "|---|---|---|---|"]
+    for spec in CATALOGUE:
+        applies = ", ".join(spec.applies_to) if spec.applies_to != ALL_DOCUMENTS else "all documents"
+        if spec.needs_account:
+            applies += " (with the account)"
+        rows.append(f"| `{spec.id}` | {spec.severity} | {applies} | {spec.summary.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,7 @@ class AccountExpectations:
 @dataclass(frozen=True)
 class RuleContext:
     document: EbisDocument
-    doc_type: DocumentType | None
+    doc_type: DocType | None
     requested_type: str | None
     expectations: AccountExpectations | None
     checksum: ChecksumResult
@@ -322,7 +343,7 @@ def _invoice_type(ctx: RuleContext) -> etree._Element | None:
     return ctx.document.find("InvoiceHead/InvoiceType")
 
 
-def invoice_type_code(ctx: RuleContext) -> Iterator[Finding]:
+def invoice_type_code_known(ctx: RuleContext) -> Iterator[Finding]:
     element = _invoice_type(ctx)
     if element is None:
         return  # InvoiceType is required: a schema finding
@@ -342,8 +363,8 @@ def invoice_type_matches(ctx: RuleContext) -> Iterator[Finding]:
     code = element.get("Code") if element is not None else None
     path, line = _at(element, "Code") if element is not None else _locate(ctx.document, "InvoiceHead/InvoiceType")
     message = (
-        f"the document is {DOCUMENT_TYPE_NAMES[ctx.doc_type]} (InvoiceType/@Code '{code}') but was "
-        f"queued as {DOCUMENT_TYPE_NAMES[requested]}; FMS files invoices and credit notes apart"
+        f"the document is {DOCUMENT_TYPES[ctx.doc_type].with_article} (InvoiceType/@Code '{code}') but was "
+        f"queued as {DOCUMENT_TYPES[requested].with_article}; FMS files invoices and credit notes apart"
     )
     yield Finding("invoice.type-mismatch", "error", path, message, line)
 
@@ -446,7 +467,7 @@ CONTENT_ORDER_RULES: tuple[Rule, ...] = (
 )
 
 INVOICE_RULES: tuple[Rule, ...] = (
-    invoice_type_code,
+    invoice_type_code_known,
     invoice_type_matches,
     invoice_codelist,
     invoice_not_test,

@@ -13,6 +13,8 @@ from pathlib import Path
 import xmlschema
 from lxml import etree
 
+from eproc.config import SCHEMAS_DIR
+
 from .explain import explain_with_lxml, explain_with_xmlschema
 from .names import Family
 from .report import Finding
@@ -28,9 +30,8 @@ class SchemaError(RuntimeError):
 
 
 def default_schema_directory() -> Path:
-    from eproc.config import get_settings  # imported late: reading settings is not needed to import ebis
-
-    return Path(get_settings().schema_dir) / "ebis"
+    """The XSDs beside the code; a hub builds its registry from the configured ``schema_dir`` instead."""
+    return SCHEMAS_DIR / "ebis"
 
 
 class SchemaRegistry:
@@ -128,7 +129,7 @@ _default_lock = threading.Lock()
 
 
 def default_registry() -> SchemaRegistry:
-    """The process-wide registry over ``<schema_dir>/ebis``."""
+    """A process-wide registry over the XSDs beside the code, for library callers that bring none."""
     global _default
     if _default is None:
         with _default_lock:

@@ -6,15 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from eproc.ebis.text import xml_text
-from eproc.services.clock import utcnow
-from eproc.services.errors import AccountError, EprocError
+from eproc.services.errors import NotFound
 from eproc.services.hub import Hub
-from eproc.store import repositories as repo
-
-
-class NotFound(EprocError):
-    pass
+from eproc.services.lockout import is_locked
+from eproc.store.models import Document, ReceivedOrder
+from eproc.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -36,9 +32,9 @@ class DocumentView:
     collect_count: int
     first_collected_at: datetime | None
     last_collected_at: datetime | None
-    # Filled only by show_document: a listing does not load or decode the XML.
+    # Filled only by show_document: a listing does not load the XML or the report.
     report_json: str | None = None
-    xml: str | None = None
+    xml: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +45,9 @@ class OrderView:
     revision: int
     sha256: str
     received_at: datetime
-    report_json: str | None
-    xml: str
+    # Filled only by show_order: a listing does not load the XML.
+    report_json: str | None = None
+    xml: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -81,42 +78,38 @@ EXPIRING_SOON = timedelta(days=7)
 
 def queue_status(hub: Hub) -> list[QueueStatus]:
     """Every account's counts, in two grouped queries however many documents there are."""
-    now = utcnow()
-    with hub.uow.begin() as session:
-        counts = repo.queue_counts(session, now, now + EXPIRING_SOON)
-        orders = repo.order_counts(session)
+    now = hub.now()
+    with hub.unit_of_work() as uow:
+        counts = uow.documents.queue_counts(now, now + EXPIRING_SOON)
+        orders = uow.orders.counts()
         rows = []
-        for account in repo.all_accounts(session):
-            c = counts.get(account.id, {})
+        for account in uow.accounts.all():
+            c = counts.get(account.id)
             rows.append(
                 QueueStatus(
                     username=account.username,
                     enabled=account.enabled,
-                    locked=account.locked_until is not None and account.locked_until > now,
-                    waiting=c.get("waiting", 0),
-                    collected_not_processed=c.get("collected_not_processed", 0),
-                    expiring_soon=c.get("expiring_soon", 0),
-                    processed=c.get("processed", 0),
+                    locked=is_locked(account.locked_until, now),
+                    waiting=c.waiting if c else 0,
+                    collected_not_processed=c.collected_not_processed if c else 0,
+                    expiring_soon=c.expiring_soon if c else 0,
+                    processed=c.processed if c else 0,
                     orders=orders.get(account.id, 0),
                 )
             )
         return rows
 
 
-def _account_id(session, username: str | None) -> int | None:  # type: ignore[no-untyped-def]
+def _account_id(uow: UnitOfWork, username: str | None) -> int | None:
     if username is None:
         return None
-    account = repo.account_by_username(session, username)
+    account = uow.accounts.by_username(username)
     if account is None:
-        raise AccountError(f"no account named {username!r}")
+        raise NotFound(f"no account named {username!r}")
     return account.id
 
 
-def _usernames(session) -> dict[int, str]:  # type: ignore[no-untyped-def]
-    return {a.id: a.username for a in repo.all_accounts(session)}
-
-
-def _document_view(document, username: str, full: bool = False) -> DocumentView:  # type: ignore[no-untyped-def]
+def _document_view(document: Document, username: str, full: bool = False) -> DocumentView:
     return DocumentView(
         doc_id=document.doc_id,
         username=username,
@@ -136,26 +129,26 @@ def _document_view(document, username: str, full: bool = False) -> DocumentView:
         first_collected_at=document.first_collected_at,
         last_collected_at=document.last_collected_at,
         report_json=document.report_json if full else None,
-        xml=xml_text(document.xml) if full else None,
+        xml=document.xml if full else None,
     )
 
 
 def list_documents(hub: Hub, username: str | None = None, unprocessed_only: bool = False) -> list[DocumentView]:
-    with hub.uow.begin() as session:
-        names = _usernames(session)
-        rows = repo.list_documents(session, _account_id(session, username), unprocessed_only)
+    with hub.unit_of_work() as uow:
+        names = uow.accounts.usernames()
+        rows = uow.documents.listing(_account_id(uow, username), unprocessed_only)
         return [_document_view(d, names.get(d.account_id, "?")) for d in rows]
 
 
 def show_document(hub: Hub, doc_id: str) -> DocumentView:
-    with hub.uow.begin() as session:
-        document = repo.document_by_doc_id(session, doc_id)
+    with hub.unit_of_work() as uow:
+        document = uow.documents.by_doc_id(doc_id)
         if document is None:
             raise NotFound(f"no document with DocID {doc_id!r}")
-        return _document_view(document, _usernames(session).get(document.account_id, "?"), full=True)
+        return _document_view(document, uow.accounts.usernames().get(document.account_id, "?"), full=True)
 
 
-def _order_view(order, username: str) -> OrderView:  # type: ignore[no-untyped-def]
+def _order_view(order: ReceivedOrder, username: str, full: bool = False) -> OrderView:
     return OrderView(
         id=order.id,
         username=username,
@@ -163,32 +156,30 @@ def _order_view(order, username: str) -> OrderView:  # type: ignore[no-untyped-d
         revision=order.revision,
         sha256=order.sha256,
         received_at=order.received_at,
-        report_json=order.report_json,
-        xml=xml_text(order.xml),
+        report_json=order.report_json if full else None,
+        xml=order.xml if full else None,
     )
 
 
 def list_orders(hub: Hub, username: str | None = None) -> list[OrderView]:
-    with hub.uow.begin() as session:
-        names = _usernames(session)
-        return [
-            _order_view(o, names.get(o.account_id, "?"))
-            for o in repo.list_orders(session, _account_id(session, username))
-        ]
+    with hub.unit_of_work() as uow:
+        names = uow.accounts.usernames()
+        rows = uow.orders.listing(_account_id(uow, username))
+        return [_order_view(o, names.get(o.account_id, "?")) for o in rows]
 
 
 def show_order(hub: Hub, order_id: int) -> OrderView:
-    with hub.uow.begin() as session:
-        order = repo.order_by_id(session, order_id)
+    with hub.unit_of_work() as uow:
+        order = uow.orders.by_id(order_id)
         if order is None:
             raise NotFound(f"no received order with id {order_id}")
-        return _order_view(order, _usernames(session).get(order.account_id, "?"))
+        return _order_view(order, uow.accounts.usernames().get(order.account_id, "?"), full=True)
 
 
 def list_events(hub: Hub, username: str | None = None, kind: str | None = None) -> list[EventView]:
-    with hub.uow.begin() as session:
-        names = _usernames(session)
-        rows = repo.events(session, _account_id(session, username), kind)
+    with hub.unit_of_work() as uow:
+        names = uow.accounts.usernames()
+        rows = uow.events.listing(_account_id(uow, username), kind)
         return [
             EventView(e.at, e.kind, names.get(e.account_id) if e.account_id else None, e.subject, e.detail)
             for e in rows

@@ -1,35 +1,38 @@
-"""What FMS does on each import: list its documents, fetch each one, mark it processed."""
+"""What FMS does on each import: list its documents, fetch each one, mark it processed.
+
+These speak the domain (index entries, document bytes); the SOAP layer shapes them for the wire.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
-from eproc.ebis.index import IndexEntry, build_index
-from eproc.ebis.text import xml_text
-from eproc.services.accounts import Principal
-from eproc.services.clock import utcnow
+from eproc.services.authentication import Principal
 from eproc.services.errors import DocumentNotFound
 from eproc.services.hub import Hub
-from eproc.store import repositories as repo
-from eproc.store.models import Document
+from eproc.store.unit_of_work import UnitOfWork
 
 MAX_DOC_ID_LENGTH = 100
 DOC_ID_PATTERN = re.compile(rf"[!-~]{{1,{MAX_DOC_ID_LENGTH}}}")
 
 
-def fetch_index(hub: Hub, principal: Principal) -> str:
+@dataclass(frozen=True)
+class IndexEntry:
+    doc_id: str
+    doc_type: str
+    created_at: datetime
+
+
+def fetch_index(hub: Hub, principal: Principal) -> list[IndexEntry]:
     """Unprocessed, unexpired documents of the caller, oldest first. Changes nothing."""
-    now = utcnow()
-    with hub.uow.begin() as session:
-        documents = repo.unprocessed_documents(session, principal.account_id, now)
-        entries = [IndexEntry(d.doc_id, d.doc_type, d.created_at) for d in documents]
-    return build_index(entries, hub.settings.index_xslt)
+    with hub.unit_of_work() as uow:
+        rows = uow.documents.unprocessed_index(principal.account_id, hub.now())
+    return [IndexEntry(*row) for row in rows]
 
 
-def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> str:
+def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> list[IndexEntry]:
     """Documents created strictly after ``begin``, processed or not.
 
     A ``begin`` without an offset (a .NET DateTime of kind Unspecified) is wall-clock time in the
@@ -37,42 +40,46 @@ def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> st
     """
     if begin.tzinfo is None:
         begin = begin.replace(tzinfo=hub.settings.zone)
-    now = utcnow()
-    with hub.uow.begin() as session:
-        documents = repo.documents_created_after(session, principal.account_id, begin, now)
-        entries = [IndexEntry(d.doc_id, d.doc_type, d.created_at) for d in documents]
-    return build_index(entries, hub.settings.index_xslt)
+    with hub.unit_of_work() as uow:
+        rows = uow.documents.index_created_after(principal.account_id, begin, hub.now())
+    return [IndexEntry(*row) for row in rows]
 
 
-def _own_document(session: Session, principal: Principal, doc_id: str, now: datetime) -> Document:
+def _own_document_id(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) -> int:
     """The caller's own visible document. Unknown, expired and another account's ids fail alike:
     one query, one message, so neither wording nor timing tells them apart."""
-    document = None
+    document_id = None
     # DocIDs are printable ASCII without spaces; anything else (a NUL, which PostgreSQL refuses
     # outright) cannot name a document, so it is not sent to the database at all.
     if doc_id and DOC_ID_PATTERN.fullmatch(doc_id):
-        document = repo.visible_document(session, principal.account_id, doc_id, now)
-    if document is None:
+        document_id = uow.documents.visible_id(principal.account_id, doc_id, now)
+    if document_id is None:
         raise DocumentNotFound(doc_id or "")
-    return document
+    return document_id
 
 
-def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> str:
-    """The document text exactly as queued; records the collection, never the processed flag."""
-    now = utcnow()
-    with hub.uow.begin() as session:
-        document = _own_document(session, principal, doc_id, now)
-        repo.record_collection(session, document.id, now)
-        repo.record_event(session, "collected", now, principal.account_id, doc_id)
-        data = document.xml
-    return xml_text(data)
+def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
+    """The document's bytes exactly as queued; records the collection, never the processed flag."""
+    now = hub.now()
+    with hub.unit_of_work() as uow:
+        document_id = _own_document_id(uow, principal, doc_id, now)
+        uow.documents.record_collection(document_id, now)
+        uow.events.record("collected", now, principal.account_id, doc_id)
+        data = uow.documents.xml_of(document_id)
+        uow.commit()
+    return data
 
 
 def update_document_status(hub: Hub, principal: Principal, doc_id: str, processed: bool) -> bool:
-    """Mark processed or unprocessed; idempotent, and only a real change is logged."""
-    now = utcnow()
-    with hub.uow.begin() as session:
-        document = _own_document(session, principal, doc_id, now)
-        if repo.set_processed(session, document.id, processed, now):
-            repo.record_event(session, "processed" if processed else "unprocessed", now, principal.account_id, doc_id)
-    return True
+    """Mark processed or unprocessed; idempotent, and only a real change is logged.
+
+    Returns whether the flag changed.
+    """
+    now = hub.now()
+    with hub.unit_of_work() as uow:
+        document_id = _own_document_id(uow, principal, doc_id, now)
+        changed = uow.documents.set_processed(document_id, processed, now)
+        if changed:
+            uow.events.record("processed" if processed else "unprocessed", now, principal.account_id, doc_id)
+        uow.commit()
+    return changed

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from eproc.services.clock import utcnow
 from eproc.services.hub import Hub
-from eproc.store import repositories as repo
 
 
 @dataclass(frozen=True)
@@ -27,23 +25,24 @@ def purge(hub: Hub, *, dry_run: bool = False) -> PurgeResult:
     Small batches keep locks short while FMS installs are polling the same tables; an interrupted
     purge loses nothing, since each batch logs and deletes together.
     """
-    now = utcnow()
+    now = hub.now()
     processed_before = now - timedelta(days=hub.settings.retention_days)
     batch_size = max(hub.settings.purge_batch_size, 1)
     expired = processed = 0
     if dry_run:
-        with hub.uow.begin() as session:
-            expired, processed = repo.count_purgeable(session, now, processed_before)
+        with hub.unit_of_work() as uow:
+            expired, processed = uow.documents.count_purgeable(now, processed_before)
         return PurgeResult(expired, processed, True)
     while True:
-        with hub.uow.begin() as session:
-            rows = repo.purgeable_documents(session, now, processed_before, batch_size)
-            if not rows:
+        with hub.unit_of_work() as uow:
+            batch = uow.documents.purgeable(now, processed_before, batch_size)
+            if not batch:
                 break
-            for _id, doc_id, account_id, was_processed in rows:
-                reason = "processed, past retention" if was_processed else "expired uncollected"
-                repo.record_event(session, "purged", now, account_id, doc_id, reason)
-                processed += was_processed
-                expired += not was_processed
-            repo.delete_documents(session, [row[0] for row in rows])
+            for candidate in batch:
+                reason = "processed, past retention" if candidate.processed else "expired uncollected"
+                uow.events.record("purged", now, candidate.account_id, candidate.doc_id, reason)
+                processed += candidate.processed
+                expired += not candidate.processed
+            uow.documents.delete([candidate.id for candidate in batch])
+            uow.commit()
     return PurgeResult(expired, processed, False)

@@ -1,24 +1,48 @@
-"""What every use case needs: settings, a unit of work, the password context, the credential cache."""
+"""The composition root of the use cases: every component built from the settings it is given.
+
+Nothing below the entry points (``cli/``, ``web.py``, ``wsgi.py``) reads the environment: they load
+the settings once and hand them to :func:`build_hub`. Tests build a hub with their own settings
+and, where time must pass, a :class:`~eproc.services.clock.ManualClock`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 
 from passlib.context import CryptContext
 
-from eproc.config import Settings, get_settings
+from eproc.config import Settings
+from eproc.ebis.schemas import SchemaRegistry
+from eproc.services.clock import Clock, SystemClock
 from eproc.services.credential_cache import CredentialCache
 from eproc.services.passwords import crypt_context
-from eproc.store.db import UnitOfWork, engine_for
+from eproc.services.throttle import AddressThrottle
+from eproc.store.db import Store
+from eproc.store.unit_of_work import UnitOfWork
 
 
 @dataclass
 class Hub:
     settings: Settings
-    uow: UnitOfWork
+    store: Store
     crypt: CryptContext
     credentials: CredentialCache
+    throttle: AddressThrottle
+    schemas: SchemaRegistry
+    clock: Clock
+
+    def unit_of_work(self) -> UnitOfWork:
+        return self.store.unit_of_work()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def warm(self) -> None:
+        """Do at start-up what would otherwise slow the first call: compile the schemas."""
+        self.schemas.warm()
 
     @cached_property
     def dummy_hash(self) -> str:
@@ -27,14 +51,21 @@ class Hub:
         Made on first use, not at start-up: an argon2 hash costs ~150 ms, which every admin command
         would otherwise pay for nothing.
         """
-        return self.crypt.hash("eproc-timing-equaliser")
+        return str(self.crypt.hash("eproc-timing-equaliser"))
 
 
-def build_hub(settings: Settings | None = None) -> Hub:
-    settings = settings or get_settings()
+def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
     return Hub(
         settings=settings,
-        uow=UnitOfWork(engine_for(settings.database_url)),
+        store=Store.at(settings.database_url),
         crypt=crypt_context(settings),
         credentials=CredentialCache(settings.credential_cache_seconds),
+        throttle=AddressThrottle(
+            settings.login_address_failure_limit,
+            settings.login_address_window_seconds,
+            settings.login_lockout_seconds,
+            settings.login_lockout_max_seconds,
+        ),
+        schemas=SchemaRegistry(Path(settings.schema_dir) / "ebis"),
+        clock=clock or SystemClock(),
     )

@@ -1,7 +1,8 @@
 """Intake: documents enter here from the portal (queue) and from FMS (SendOrder).
 
-parse -> validate -> handshake -> store. Every step before 'store' can refuse the document, and a
-refused document leaves nothing behind.
+inspect (one parse) -> [fill the checksum] -> route by the DUNS handshake -> check against the
+account -> store. Every step before 'store' can refuse the document, and a refused document leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -9,21 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from eproc import ebis
-from eproc.ebis.parsing import XmlRejected, parse_xml
-from eproc.services.accounts import USERNAME_PATTERN, Principal
-from eproc.services.clock import utcnow
-from eproc.services.errors import InvalidDocument, NoMatchingAccount
+from eproc.services.authentication import USERNAME_PATTERN, Principal
+from eproc.services.errors import Conflict, InvalidDocument, InvalidInput, NoMatchingAccount
 from eproc.services.hub import Hub
-from eproc.store import repositories as repo
-from eproc.store.models import DOCUMENT_TYPES, Account, Document, ReceivedOrder
+from eproc.store.models import Account, Document, ReceivedOrder
+from eproc.store.unit_of_work import UnitOfWork
 
-DOC_ID_PREFIX = {"order": "ORD", "invoice": "INV", "creditnote": "CRN", "quote": "QUO"}
 REVISION_ATTEMPTS = 5
 
 
@@ -46,10 +43,10 @@ class ReceivedOrderReceipt:
 def new_doc_id(doc_type: str) -> str:
     """``ORD-`` + 120 random bits in base32: unguessable, no spaces, well under 100 characters."""
     token = base64.b32encode(secrets.token_bytes(15)).decode("ascii")
-    return f"{DOC_ID_PREFIX[doc_type]}-{token}"
+    return f"{ebis.DOCUMENT_TYPES[doc_type].prefix}-{token}"
 
 
-def _expectations(account: Account) -> ebis.AccountExpectations:
+def expectations_of(account: Account) -> ebis.AccountExpectations:
     return ebis.AccountExpectations(
         buyer_duns=account.buyer_duns,
         supplier_duns=account.supplier_duns,
@@ -58,11 +55,19 @@ def _expectations(account: Account) -> ebis.AccountExpectations:
     )
 
 
-def _parse(hub: Hub, data: bytes | str):  # type: ignore[no-untyped-def]
-    try:
-        return parse_xml(data, max_bytes=hub.settings.max_request_bytes)
-    except XmlRejected as exc:
-        raise InvalidDocument(str(exc)) from None
+def check_requested_type(requested_type: str | None) -> None:
+    if requested_type is not None and requested_type not in ebis.DOCUMENT_TYPES:
+        choices = ", ".join(ebis.DOCUMENT_TYPES)
+        raise InvalidInput(f"unknown document type {requested_type!r}: use one of {choices}")
+
+
+def refuse(report: ebis.ValidationReport) -> InvalidDocument:
+    return InvalidDocument(report.first_problem(), report)
+
+
+def inspect(hub: Hub, data: bytes | str) -> ebis.Inspection:
+    """Inspect (parse once, safely, within the configured size limit)."""
+    return ebis.inspect(data, max_bytes=hub.settings.max_request_bytes)
 
 
 def queue_document(
@@ -78,77 +83,92 @@ def queue_document(
     The document is routed by the DUNS handshake (its buyer and supplier DUNS name the account);
     ``username``, when given, must agree. A document with any error is refused with its report.
     """
-    if requested_type is not None and requested_type not in DOCUMENT_TYPES:
-        raise InvalidDocument(f"unknown document type {requested_type!r}: use one of {', '.join(DOCUMENT_TYPES)}")
+    check_requested_type(requested_type)
+    inspection = inspect(hub, data)
+    check = _checker(hub, inspection, requested_type)
+    if inspection.rejection is not None:
+        raise InvalidDocument(inspection.rejection.message, check(None))
     if fill_checksum:
-        data = _fill_missing_checksum(hub, data)
-    root = _parse(hub, data)
-    metadata: ebis.DocumentMetadata | None = None
-    if requested_type == "quote":
-        doc_type = "quote"
-    else:
-        try:
-            doc_type = requested_type or ebis.identify(root)
-            metadata = ebis.extract_metadata(root)
-        except XmlRejected:
-            # Not an eBIS Order or Invoice at all: the report names what was found and what is expected.
-            report = ebis.check_content_document(root, requested_type=requested_type)
-            raise InvalidDocument(report.first_problem(), report) from None
-        if not (metadata.buyer_duns and metadata.supplier_duns):
+        inspection = _fill_missing_checksum(hub, inspection)
+        check = _checker(hub, inspection, requested_type)
+    quote = requested_type == "quote"
+    if not quote:
+        if inspection.metadata is None or inspection.doc_type is None:
+            # Not an eBIS Order or Invoice at all (or an Invoice whose type code is neither INV nor
+            # CRN): the report names what was found and what is expected.
+            raise refuse(check(None))
+        if not (inspection.metadata.buyer_duns and inspection.metadata.supplier_duns):
             # Nothing to route by: the account-independent report says what is missing.
-            report = ebis.check_content_document(root, requested_type=doc_type)
-            raise InvalidDocument(report.first_problem(), report)
-
-    now = utcnow()
-    with hub.uow.begin() as session:
-        account = _route(session, metadata, username)
+            raise refuse(check(None))
+    doc_type = "quote" if quote else inspection.doc_type
+    assert doc_type is not None
+    metadata = None if quote else inspection.metadata
+    now = hub.now()
+    with hub.unit_of_work() as uow:
+        account = _route(uow, metadata, username)
         report = None
-        if metadata is not None:
-            report = ebis.check_content_document(root, requested_type=doc_type, expectations=_expectations(account))
+        if not quote:
+            report = check(expectations_of(account))
             if not report.accepted:
-                raise InvalidDocument(report.first_problem(), report)
-            metadata = report.metadata or metadata
+                raise refuse(report)
         doc_id = new_doc_id(doc_type)
-        document = Document(
-            doc_id=doc_id,
-            account_id=account.id,
-            doc_type=doc_type,
-            xml=data,
-            sha256=hashlib.sha256(data).hexdigest(),
-            document_number=metadata.document_number if metadata else None,
-            document_date=metadata.document_date if metadata else None,
-            buyer_duns=metadata.buyer_duns if metadata else None,
-            supplier_duns=metadata.supplier_duns if metadata else None,
-            line_count=metadata.line_count if metadata else None,
-            total_value=metadata.total_value if metadata else None,
-            report_json=report.to_json() if report else None,
-            created_at=now,
-            processed=False,
-            collect_count=0,
-            expires_at=now + timedelta(days=hub.settings.expiry_days),
+        uow.documents.add(
+            Document(
+                doc_id=doc_id,
+                account_id=account.id,
+                doc_type=doc_type,
+                xml=inspection.data,
+                sha256=hashlib.sha256(inspection.data).hexdigest(),
+                document_number=metadata.document_number if metadata else None,
+                document_date=metadata.document_date if metadata else None,
+                buyer_duns=metadata.buyer_duns if metadata else None,
+                supplier_duns=metadata.supplier_duns if metadata else None,
+                line_count=metadata.line_count if metadata else None,
+                total_value=metadata.total_value if metadata else None,
+                report_json=report.to_json() if report else None,
+                created_at=now,
+                processed=False,
+                collect_count=0,
+                expires_at=now + timedelta(days=hub.settings.expiry_days),
+            )
         )
-        repo.add(session, document)
-        repo.record_event(session, "queued", now, account.id, doc_id, doc_type)
+        uow.events.record("queued", now, account.id, doc_id, doc_type)
+        uow.commit()
         return QueuedDocument(doc_id, doc_type, account.username, report)
 
 
-def _fill_missing_checksum(hub: Hub, data: bytes) -> bytes:
+Check = Callable[[ebis.AccountExpectations | None], ebis.ValidationReport]
+
+
+def _checker(hub: Hub, inspection: ebis.Inspection, requested_type: str | None) -> Check:
+    """The document's check, with or without the account's expectations (routing comes between)."""
+
+    def check(expectations: ebis.AccountExpectations | None) -> ebis.ValidationReport:
+        return ebis.check_content(
+            inspection, requested_type=requested_type, expectations=expectations, registry=hub.schemas
+        )
+
+    return check
+
+
+def _fill_missing_checksum(hub: Hub, inspection: ebis.Inspection) -> ebis.Inspection:
     """Write the checksum only where the portal left it out (absent or 0); a wrong one stays wrong
-    so that the check below reports it rather than hiding a bug in the portal's own calculation."""
-    root = _parse(hub, data)
+    so that the check reports it rather than hiding a bug in the portal's own calculation."""
+    if inspection.document is not None:
+        state, stated = ebis.read_stated(inspection.document)
+        if state == "present" and stated != 0:
+            return inspection
     try:
-        if ebis.stated_checksum(root) not in (None, 0):
-            return data
-        return ebis.fill_checksum(data, max_bytes=hub.settings.max_request_bytes)
-    except (XmlRejected, ebis.ChecksumUnavailable) as exc:
+        return ebis.fill_checksum_of(inspection, max_bytes=hub.settings.max_request_bytes)
+    except (ebis.XmlRejected, ebis.ChecksumUnavailable) as exc:
         raise InvalidDocument(f"cannot fill in the checksum: {exc}") from None
 
 
-def _route(session, metadata, username: str | None) -> Account:  # type: ignore[no-untyped-def]
+def _route(uow: UnitOfWork, metadata: ebis.DocumentMetadata | None, username: str | None) -> Account:
     """The DUNS handshake: the document's buyer and supplier DUNS name exactly one account."""
     named = None
     if username and USERNAME_PATTERN.fullmatch(username):
-        named = repo.account_by_username(session, username)
+        named = uow.accounts.by_username(username)
     if username and named is None:
         raise InvalidDocument(f"no account named {username!r}")
     if metadata is None:
@@ -156,7 +176,7 @@ def _route(session, metadata, username: str | None) -> Account:  # type: ignore[
             raise InvalidDocument("a quote has no DUNS to route by: name the account")
         return named
     buyer, supplier = metadata.buyer_duns, metadata.supplier_duns
-    candidates = list(repo.accounts_by_duns(session, buyer, supplier)) if buyer and supplier else []
+    candidates = list(uow.accounts.by_duns(buyer, supplier)) if buyer and supplier else []
     if named is not None:
         if named.id not in {a.id for a in candidates}:
             raise InvalidDocument(
@@ -178,49 +198,63 @@ def receive_order(hub: Hub, principal: Principal, document: str) -> ReceivedOrde
     """SendOrder: check an Authorised Order against the caller's account and store it once.
 
     FMS retries, so an identical re-send returns the original receipt; an amended re-send (same
-    order number, other content) becomes the next revision.
+    order number, other content) becomes the next revision. The bytes stored are the ones parsed:
+    the characters FMS sent, as UTF-8, with a declaration that says so.
     """
-    data = document.encode("utf-8")
-    root = _parse(hub, document)
-    with hub.uow.begin() as session:
-        account = repo.account_by_id(session, principal.account_id)
-        expectations = _expectations(account)  # type: ignore[arg-type]
-    report = ebis.check_authorised_order(root, expectations=expectations)
+    if not document:
+        raise InvalidDocument("the Document element is empty: send the Authorised Order XML")
+    inspection = inspect(hub, document)
+    if inspection.rejection is not None:
+        raise InvalidDocument(inspection.rejection.message)
+    with hub.unit_of_work() as uow:
+        account = uow.accounts.by_id(principal.account_id)
+        if account is None:
+            raise InvalidDocument("the calling account no longer exists")
+        expectations = expectations_of(account)
+    report = ebis.check_authorised_order(inspection, expectations=expectations, registry=hub.schemas)
     if not report.accepted:
-        raise InvalidDocument(report.first_problem(), report)
+        raise refuse(report)
     # FMS numbers the orders it sends: BuyersOrderNumber identifies an order across re-sends.
     metadata = report.metadata
     order_number = (metadata.buyers_order_number or metadata.document_number) if metadata else None
     if not order_number:
         raise InvalidDocument("/Order/OrderReferences/BuyersOrderNumber: the order has no order number")
+    data = inspection.data
     sha256 = hashlib.sha256(data).hexdigest()
     for _ in range(REVISION_ATTEMPTS):
-        now = utcnow()
         try:
-            with hub.uow.begin() as session:
-                # One SendOrder at a time per school (a row lock on PostgreSQL): concurrent re-sends
-                # and amendments then find each other's rows instead of racing for revision numbers.
-                repo.lock_account(session, principal.account_id)
-                existing = repo.order_with_hash(session, principal.account_id, order_number, sha256)
-                if existing is not None:
-                    repo.record_event(session, "order_duplicate", now, principal.account_id, order_number)
-                    return ReceivedOrderReceipt(existing.id, order_number, existing.revision, True)
-                revision = repo.latest_revision(session, principal.account_id, order_number) + 1
-                order = ReceivedOrder(
-                    account_id=principal.account_id,
-                    xml=data,
-                    sha256=sha256,
-                    order_number=order_number,
-                    revision=revision,
-                    report_json=report.to_json(),
-                    received_at=now,
-                )
-                repo.add(session, order)
-                repo.record_event(
-                    session, "order_received", now, principal.account_id, order_number, f"revision {revision}"
-                )
-                return ReceivedOrderReceipt(order.id, order_number, revision, False)
-        except IntegrityError:
+            return _store_order(hub, principal, order_number, data, sha256, report)
+        except Conflict:
             # Another worker stored this order (or took this revision number) first: look again.
             continue
     raise RuntimeError(f"could not store order {order_number} after {REVISION_ATTEMPTS} attempts")
+
+
+def _store_order(
+    hub: Hub, principal: Principal, order_number: str, data: bytes, sha256: str, report: ebis.ValidationReport
+) -> ReceivedOrderReceipt:
+    now = hub.now()
+    account_id = principal.account_id
+    with hub.unit_of_work() as uow:
+        # One SendOrder at a time per school (a row lock on PostgreSQL): concurrent re-sends and
+        # amendments then find each other's rows instead of racing for revision numbers.
+        uow.accounts.hold(account_id)
+        existing = uow.orders.with_hash(account_id, order_number, sha256)
+        if existing is not None:
+            uow.events.record("order_duplicate", now, account_id, order_number)
+            uow.commit()
+            return ReceivedOrderReceipt(existing.id, order_number, existing.revision, True)
+        revision = uow.orders.latest_revision(account_id, order_number) + 1
+        order = ReceivedOrder(
+            account_id=account_id,
+            xml=data,
+            sha256=sha256,
+            order_number=order_number,
+            revision=revision,
+            report_json=report.to_json(),
+            received_at=now,
+        )
+        uow.orders.add(order)
+        uow.events.record("order_received", now, account_id, order_number, f"revision {revision}")
+        uow.commit()
+        return ReceivedOrderReceipt(order.id, order_number, revision, False)

@@ -22,13 +22,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from eproc.config import Settings
+from eproc.services.lockout import growing_lockout
 
 MAX_TRACKED_ADDRESSES = 10_000
-# Doubling stops here; the configured maximum caps the period long before.
-MAX_DOUBLINGS = 16
 
 
 def network_key(address: str | None) -> str | None:
@@ -116,7 +113,7 @@ class AddressThrottle:
                 record.failures.popleft()
             if len(record.failures) < self.limit:
                 return None
-            seconds = int(min(self.lockout * 2 ** min(record.lockouts, MAX_DOUBLINGS), self.max_lockout))
+            seconds = growing_lockout(self.lockout, self.max_lockout, record.lockouts)
             record.lockouts += 1
             record.blocked_until = now + seconds
             record.failures.clear()
@@ -126,13 +123,3 @@ class AddressThrottle:
         with self._lock:
             self._records.clear()
 
-
-@lru_cache(maxsize=16)
-def address_throttle(settings: Settings) -> AddressThrottle:
-    """The throttle of this process for these settings (one per configuration, shared by its hubs)."""
-    return AddressThrottle(
-        settings.login_address_failure_limit,
-        settings.login_address_window_seconds,
-        settings.login_lockout_seconds,
-        settings.login_lockout_max_seconds,
-    )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from spyne import Application
+from spyne import const as spyne_const
 from spyne.protocol.soap import Soap11, Soap12
 
 from eproc.services.hub import Hub
 from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_envelope, response_envelope
 from eproc.soap.faults import map_error
+from eproc.soap.index import IndexWriter
 from eproc.soap.service import OtsService
 
 # spyne logs every Fault with a traceback at ERROR, and a malformed request verbatim (AuthHeader
@@ -25,12 +28,21 @@ for _name in (
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 
+# spyne runs a full gc.collect() at the end of a call at most once a second (spyne/context.py,
+# MethodContext.close), to return file descriptors of uploaded files promptly. eproc takes no
+# files, and in its heap (~94k long-lived objects) each of those collections took 30-70 ms: the
+# whole tail latency. Python's own generational collector still runs; this only stops the forced
+# full ones; tests/test_gc.py notices if a spyne upgrade brings them back.
+spyne_const.MIN_GC_INTERVAL = float("inf")
+
+
 class AsmxOutput:
     """Mixin for spyne's SOAP protocols: the response bytes come from :mod:`eproc.soap.envelope`."""
 
     soap_version: SoapVersion
+    event_manager: Any  # spyne's, from the protocol class this is mixed into
 
-    def serialize(self, ctx, message):  # type: ignore[no-untyped-def]
+    def serialize(self, ctx: Any, message: Any) -> None:
         self.event_manager.fire_event("before_serialize", ctx)
         if ctx.out_error is not None:
             fault = map_error(ctx.out_error, ctx.app.hub.settings.faults)
@@ -41,10 +53,10 @@ class AsmxOutput:
             ctx.out_document = response_envelope(self.soap_version, ctx.descriptor.name, result)
         self.event_manager.fire_event("after_serialize", ctx)
 
-    def create_out_string(self, ctx, charset=None):  # type: ignore[no-untyped-def]
+    def create_out_string(self, ctx: Any, charset: Any = None) -> None:
         ctx.out_string = [ctx.out_document]
 
-    def fault_to_http_response_code(self, fault):  # type: ignore[no-untyped-def]
+    def fault_to_http_response_code(self, fault: Any) -> str:
         return "500 Internal Server Error"
 
 
@@ -59,22 +71,23 @@ class AsmxSoap12(AsmxOutput, Soap12):
 
 
 class EprocApplication(Application):
-    def __init__(self, hub: Hub, in_protocol, out_protocol) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, hub: Hub, index: IndexWriter, in_protocol: Any, out_protocol: Any) -> None:
         super().__init__(
             [OtsService], tns=SERVICE_NS, name="EprocService", in_protocol=in_protocol, out_protocol=out_protocol
         )
         self.hub = hub
+        self.index = index
 
-    def call_wrapper(self, ctx):  # type: ignore[no-untyped-def]
+    def call_wrapper(self, ctx: Any) -> Any:
         try:
             return super().call_wrapper(ctx)
         except Exception as exc:  # noqa: BLE001 - every error becomes a worded fault, never a trace
             raise map_error(exc, self.hub.settings.faults) from None
 
 
-def build_applications(hub: Hub) -> dict[str, EprocApplication]:
+def build_applications(hub: Hub, index: IndexWriter) -> dict[str, EprocApplication]:
     """One spyne application per SOAP version: spyne gives an application one input protocol."""
     return {
-        "1.1": EprocApplication(hub, Soap11(validator="lxml"), AsmxSoap11()),
-        "1.2": EprocApplication(hub, Soap12(validator="lxml"), AsmxSoap12()),
+        "1.1": EprocApplication(hub, index, Soap11(validator="lxml"), AsmxSoap11()),
+        "1.2": EprocApplication(hub, index, Soap12(validator="lxml"), AsmxSoap12()),
     }

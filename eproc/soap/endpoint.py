@@ -14,14 +14,17 @@ import io
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 from spyne.server.wsgi import WsgiApplication
 
 from eproc.services.hub import Hub
 from eproc.soap.application import build_applications
 from eproc.soap.envelope import SOAP11, SOAP12, SoapVersion, fault_envelope
+from eproc.soap.index import IndexWriter
 from eproc.soap.service import CLIENT_ADDRESS_KEY
-from eproc.soap.wsdl import endpoint_url, render_wsdl
+from eproc.soap.wsdl import WSDL_FILE, WsdlTemplate, endpoint_url
 
 StartResponse = Callable[..., object]
 READ_CHUNK = 64 * 1024
@@ -48,14 +51,16 @@ class SoapEndpoint:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.settings = hub.settings
-        applications = build_applications(hub)
+        # Read and checked now, so that a broken file stops the start, not every call.
+        self.wsdl = WsdlTemplate(Path(self.settings.schema_dir) / WSDL_FILE)
+        applications = build_applications(hub, IndexWriter(self.settings.index_xslt))
         # spyne's own limit stays above ours so that ours, with its clear fault, always acts first.
         limit = self.settings.max_request_bytes + 1
         self._servers = {
             version: WsgiApplication(app, max_content_length=limit) for version, app in applications.items()
         }
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method in ("GET", "HEAD"):
             return self._get(environ, start_response)
@@ -85,12 +90,12 @@ class SoapEndpoint:
         inner[CLIENT_ADDRESS_KEY] = client_address(environ, self.settings.trusted_proxy_header)
         return self._servers[version.name](inner, start_response)
 
-    def _get(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def _get(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         query = environ.get("QUERY_STRING", "")
         if query.lower() in ("wsdl", "wsdl="):
             trusted = bool(self.settings.trusted_proxy_header)
             url = endpoint_url(environ, self.settings.service_path, trust_forwarded=trusted)
-            body = render_wsdl(url)
+            body = self.wsdl.render(url)
             start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
             return [body]
         text = (
@@ -102,11 +107,11 @@ class SoapEndpoint:
         return [text]
 
     @staticmethod
-    def _soap_version(environ: dict) -> SoapVersion | None:
+    def _soap_version(environ: dict[str, Any]) -> SoapVersion | None:
         media_type = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
         return SOAP_MEDIA_TYPES.get(media_type)
 
-    def _read_body(self, environ: dict) -> bytes | None:
+    def _read_body(self, environ: dict[str, Any]) -> bytes | None:
         """The whole body, or None when it exceeds the limit (after draining what a client sends)."""
         limit = self.settings.max_request_bytes
         stream = environ["wsgi.input"]
@@ -135,7 +140,7 @@ class SoapEndpoint:
         return b"".join(chunks)
 
     @staticmethod
-    def _drain(stream, length: int | None) -> None:  # type: ignore[no-untyped-def]
+    def _drain(stream: Any, length: int | None) -> None:
         budget = DRAIN_LIMIT if length is None else min(length, DRAIN_LIMIT)
         while budget > 0:
             chunk = stream.read(min(READ_CHUNK, budget))
@@ -158,7 +163,7 @@ class SoapEndpoint:
         return [body]
 
 
-def client_address(environ: dict, trusted_proxy_header: str) -> str | None:
+def client_address(environ: dict[str, Any], trusted_proxy_header: str) -> str | None:
     """The caller's IP address: the socket's peer, or what the trusted proxy says it saw.
 
     A forwarding header is believed only when the operator has named it, because any client can
@@ -189,7 +194,7 @@ def _ip_address(value: str) -> str | None:
         return None
 
 
-def _charset(environ: dict) -> str | None:
+def _charset(environ: dict[str, Any]) -> str | None:
     match = _CHARSET_PARAMETER.search(environ.get("CONTENT_TYPE") or "")
     return (match.group(1) or None) if match else None  # an empty charset= is ignored, as spyne does
 

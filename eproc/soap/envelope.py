@@ -24,7 +24,6 @@ DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 # Characters XML 1.0 cannot carry at all; they are dropped rather than producing a document the
 # client cannot parse.
 _NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,12 @@ CLOSE_ENVELOPE = "</soap:Body></soap:Envelope>"
 
 
 def escape_text(value: str) -> str:
-    return _NOT_XML_CHAR.sub("", value).translate(_ESCAPES)
+    """Text content as ASMX writes it: characters XML cannot carry dropped, ``& < >`` escaped, CR as
+    ``&#xD;``. Chained ``str.replace`` (``&`` first, so nothing is escaped twice), not ``translate``
+    with a dict: the same bytes about ten times faster, which is most of a 10 MB FetchDoc's time."""
+    if _NOT_XML_CHAR.search(value) is not None:
+        value = _NOT_XML_CHAR.sub("", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;")
 
 
 def format_value(value: object) -> str:

@@ -8,11 +8,13 @@ element. Responses and faults are written by :mod:`eproc.soap.envelope`, not by 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from spyne import Boolean, ComplexModel, DateTime, ServiceBase, Unicode, rpc
 
-from eproc.services import accounts, collection, intake
-from eproc.services.accounts import Principal
+from eproc.ebis import decode_document
+from eproc.services import authentication, collection, intake
+from eproc.services.authentication import Principal
 from eproc.soap.envelope import SERVICE_NS
 from eproc.soap.faults import InvalidRequest
 
@@ -33,7 +35,7 @@ RequiredBoolean = Boolean(min_occurs=1, nillable=False)
 CLIENT_ADDRESS_KEY = "eproc.client_address"
 
 
-def _principal(ctx) -> Principal:  # type: ignore[no-untyped-def]
+def _principal(ctx: Any) -> Principal:
     header_doc = ctx.in_header_doc
     if header_doc is not None:
         auth_headers = [e for e in header_doc if e.tag == f"{{{SERVICE_NS}}}AuthHeader"]
@@ -43,7 +45,7 @@ def _principal(ctx) -> Principal:  # type: ignore[no-untyped-def]
     environ = getattr(ctx.transport, "req_env", None) or {}
     # A missing AuthHeader is a failed login like any other: counted, logged, the same fault.
     username, password = (header.Username, header.Password) if header is not None else (None, None)
-    return accounts.authenticate(ctx.app.hub, username, password, environ.get(CLIENT_ADDRESS_KEY))
+    return authentication.authenticate(ctx.app.hub, username, password, environ.get(CLIENT_ADDRESS_KEY))
 
 
 class OtsService(ServiceBase):
@@ -51,31 +53,29 @@ class OtsService(ServiceBase):
 
     @rpc(_returns=Unicode)
     def ChangePassword(ctx) -> str:  # noqa: N802 - the wire names are the contract
-        return accounts.change_password(ctx.app.hub, _principal(ctx))
+        return authentication.change_password(ctx.app.hub, _principal(ctx))
 
     @rpc(_returns=Unicode)
     def FetchIndex(ctx) -> str:  # noqa: N802
-        return collection.fetch_index(ctx.app.hub, _principal(ctx))
+        return ctx.app.index.write(collection.fetch_index(ctx.app.hub, _principal(ctx)))
 
     @rpc(RequiredDateTime, _returns=Unicode)
     def FetchIndexFromDate(ctx, BeginDate: datetime) -> str:  # noqa: N802, N803
         principal = _principal(ctx)
-        return collection.fetch_index_from_date(ctx.app.hub, principal, BeginDate)
+        return ctx.app.index.write(collection.fetch_index_from_date(ctx.app.hub, principal, BeginDate))
 
     @rpc(Unicode, RequiredBoolean, _returns=Boolean)
     def UpdateDocumentStatus(ctx, DocID: str, Processed: bool) -> bool:  # noqa: N802, N803
         principal = _principal(ctx)
-        return collection.update_document_status(ctx.app.hub, principal, DocID or "", Processed)
+        collection.update_document_status(ctx.app.hub, principal, DocID or "", Processed)
+        return True  # the ASMX contract: true once the status is as asked, changed or not
 
     @rpc(Unicode, _returns=Unicode)
     def FetchDoc(ctx, DocID: str) -> str:  # noqa: N802, N803
         principal = _principal(ctx)
-        return collection.fetch_doc(ctx.app.hub, principal, DocID or "")
+        return decode_document(collection.fetch_doc(ctx.app.hub, principal, DocID or ""))
 
     @rpc(Unicode, _returns=Boolean)
     def SendOrder(ctx, Document: str) -> bool:  # noqa: N802, N803
-        principal = _principal(ctx)
-        if not Document:
-            raise intake.InvalidDocument("the Document element is empty: send the Authorised Order XML")
-        intake.receive_order(ctx.app.hub, principal, Document)
+        intake.receive_order(ctx.app.hub, _principal(ctx), Document or "")
         return True

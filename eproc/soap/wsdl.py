@@ -18,9 +18,11 @@ from urllib.parse import quote, urlsplit
 
 from lxml import etree
 
-from eproc.config import get_settings
+from eproc.config import SCHEMAS_DIR
 
 WSDL_FILE = "service.wsdl"
+# The template beside the code; an endpoint is given the configured one (``<schema_dir>/service.wsdl``).
+DEFAULT_TEMPLATE = SCHEMAS_DIR / WSDL_FILE
 # The location written in schemas/service.wsdl; it must appear there exactly twice (SOAP 1.1 and 1.2 ports).
 PLACEHOLDER_LOCATION = "http://localhost/service.asmx"
 _PLACEHOLDER_ATTRIBUTE = f'location="{PLACEHOLDER_LOCATION}"'.encode()
@@ -48,18 +50,31 @@ class WsdlTemplateError(RuntimeError):
     """``schemas/service.wsdl`` is not the file this module expects (a deployment error)."""
 
 
-def render_wsdl(endpoint_url: str) -> bytes:
-    """The service WSDL with both ``soap:address`` and ``soap12:address`` set to ``endpoint_url``.
+class WsdlTemplate:
+    """The WSDL file, read and checked once (at start-up), rendered per endpoint URL."""
 
-    A .NET client posts to whatever address the WSDL names, so it must be the public URL the
-    school typed into FMS, not the internal one the server listens on. The file is read once per
-    process; rendered copies are cached per URL in a small LRU (the URL comes from request headers).
+    def __init__(self, path: Path | str = DEFAULT_TEMPLATE) -> None:
+        self.path = str(path)
+        _template(self.path)  # fail at start-up, not on the first ?wsdl
 
-    Raises ``ValueError`` if ``endpoint_url`` is not an absolute http(s) URL or contains control
-    characters (which XML 1.0 cannot carry in an attribute).
-    """
+    def render(self, endpoint_url: str) -> bytes:
+        """The service WSDL with both ``soap:address`` and ``soap12:address`` set to ``endpoint_url``.
+
+        A .NET client posts to whatever address the WSDL names, so it must be the public URL the
+        school typed into FMS, not the internal one the server listens on. Rendered copies are
+        cached per URL in a small LRU (the URL comes from request headers).
+
+        Raises ``ValueError`` if ``endpoint_url`` is not an absolute http(s) URL or contains control
+        characters (which XML 1.0 cannot carry in an attribute).
+        """
+        _check_url(endpoint_url)
+        return _render(self.path, endpoint_url)
+
+
+def render_wsdl(endpoint_url: str, template: Path | str = DEFAULT_TEMPLATE) -> bytes:
+    """:meth:`WsdlTemplate.render` of the template at ``template``."""
     _check_url(endpoint_url)
-    return _render(str(_wsdl_path()), endpoint_url)
+    return _render(str(template), endpoint_url)
 
 
 def endpoint_url(environ: Mapping[str, Any], service_path: str, trust_forwarded: bool) -> str:
@@ -130,10 +145,6 @@ def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in _DEFAULT_PORTS or not parts.netloc:
         raise ValueError(f"endpoint URL must be an absolute http(s) URL, not {url!r}")
-
-
-def _wsdl_path() -> Path:
-    return Path(get_settings().schema_dir) / WSDL_FILE
 
 
 def _escape_attribute(value: str) -> str:

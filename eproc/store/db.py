@@ -1,13 +1,17 @@
-"""Engine and session factory; the unit of work that use cases run in."""
+"""Engines, and the store: the one object the use cases reach the database through."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import sessionmaker
+
+from eproc.store.repositories import CredentialState, credential_state
+from eproc.store.unit_of_work import UnitOfWork
 
 
 def make_engine(url: str) -> Engine:
@@ -18,7 +22,7 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             # WAL lets FMS polls read while the portal queues; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -39,31 +43,32 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-class UnitOfWork:
-    """A session that rolls back unless the use case commits."""
+class Store:
+    """The database as the use cases see it: units of work, the warm-path read, a ping."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._factory = sessionmaker(engine, expire_on_commit=False)
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def at(cls, url: str) -> Store:
+        return cls(engine_for(url))
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions)
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """A connection in autocommit mode, for one read on a hot path.
-
-        No session and no BEGIN/COMMIT: on PostgreSQL the read is a single round trip. Only for a
-        lone SELECT whose answer needs no transaction around it.
-        """
-        with self._engine.connect() as connection:
+    def _autocommit(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
             yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
-    @contextmanager
-    def begin(self) -> Iterator[Session]:
-        session = self._factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def credential_state(self, username: str) -> CredentialState | None:
+        """One narrow read in autocommit mode: no session and no BEGIN/COMMIT, so on PostgreSQL a
+        single round trip. Only for the warm login path, whose answer needs no transaction."""
+        with self._autocommit() as connection:
+            return credential_state(connection, username)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self._autocommit() as connection:
+            connection.execute(text("SELECT 1"))

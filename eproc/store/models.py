@@ -32,9 +32,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-DOCUMENT_TYPES = ("order", "invoice", "creditnote", "quote")
-
-
 class UtcDateTime(TypeDecorator[datetime]):
     """Timestamps are stored and returned in UTC, aware, on every backend.
 
@@ -163,21 +160,3 @@ class Event(Base):
 
     __table_args__ = (Index("ix_event_account_at", "account_id", "at"),)
 
-
-EVENT_KINDS = (
-    "queued",
-    "collected",
-    "processed",
-    "unprocessed",
-    "expired",
-    "purged",
-    "order_received",
-    "order_duplicate",
-    "password_changed",
-    "login_failed",
-    "login_locked",
-    "account_created",
-    "account_disabled",
-    "account_enabled",
-    "account_unlocked",
-)

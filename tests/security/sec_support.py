@@ -3,45 +3,27 @@ the peak memory of a server's worker, and everything a database holds, as text."
 
 from __future__ import annotations
 
-import http.client
 import http.server
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
+import dotnet_client as net
 from sqlalchemy import create_engine, inspect, select
-from support import LiveServer, unique_name
+from sqlalchemy.orm import Session
+from support import BUYER_DUNS, SUPPLIER_DUNS, LiveServer, WsgiEndpoint, new_school  # noqa: F401 - shared here too
 
-from eproc.services import accounts, intake
+from eproc.services import intake
 from eproc.services.hub import Hub
-from eproc.store import repositories as repo
 from eproc.store.models import Account, Document, Event, ReceivedOrder
+from eproc.store.repositories import EventRepository
 
-OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 AUTH_FAULT = "AuthenticationException: The username or password supplied is not valid."
 DATA = Path(__file__).resolve().parents[1] / "data" / "ebis" / "valid"
-BUYER_DUNS = "123456789"
-SUPPLIER_DUNS = "987654321"
-
-
-def new_school(
-    hub: Hub, password: str | None = None, buyer_duns: str = BUYER_DUNS, prefix: str = "school"
-) -> tuple[str, str]:
-    """A fresh account; (username, password)."""
-    username = unique_name(prefix)
-    _, secret = accounts.create_account(
-        hub,
-        username,
-        establishment_name=f"{username} School",
-        buyer_duns=buyer_duns,
-        supplier_duns=SUPPLIER_DUNS,
-        password=password,
-    )
-    return username, secret
 
 
 def queue_quotes(hub: Hub, username: str, count: int) -> list[str]:
@@ -58,15 +40,17 @@ def queue_quotes(hub: Hub, username: str, count: int) -> list[str]:
 
 
 def account_row(hub: Hub, username: str) -> Account:
-    with hub.uow.begin() as session:
-        account = repo.account_by_username(session, username)
+    # A plain session: closing it detaches the row with its values loaded (a unit of work rolls
+    # back on exit, which would expire them).
+    with Session(hub.store.engine) as session:
+        account = session.scalars(select(Account).where(Account.username == username)).one_or_none()
         assert account is not None
         return account
 
 
 def stored_counts(hub: Hub) -> dict[str, int]:
     """How many documents, received orders and accounts the database holds."""
-    with hub.uow.begin() as session:
+    with Session(hub.store.engine) as session:
         return {
             model.__tablename__: len(session.scalars(select(model.id)).all())
             for model in (Document, ReceivedOrder, Account)
@@ -74,8 +58,8 @@ def stored_counts(hub: Hub) -> dict[str, int]:
 
 
 def events_of(hub: Hub, kind: str | None = None) -> list[Event]:
-    with hub.uow.begin() as session:
-        return list(repo.events(session, kind=kind))
+    with Session(hub.store.engine) as session:
+        return list(EventRepository(session).listing(kind=kind))
 
 
 def database_text(database_url: str) -> str:
@@ -104,32 +88,10 @@ def sqlite_file_bytes(database_url: str) -> bytes:
     return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
-# --- raw SOAP over HTTP -----------------------------------------------------------------------
+# --- raw SOAP (the one client, dotnet_client, with the envelopes these tests build) -----------
 
-
-@dataclass
-class Reply:
-    status: int
-    content_type: str
-    body: bytes
-
-    def fault(self) -> tuple[str, str]:
-        """(faultcode, faultstring) of a SOAP 1.1 fault, checking it has the ASMX shape."""
-        from lxml import etree
-
-        root = etree.fromstring(self.body)
-        fault = root.find(f"{{{SOAP11_ENV}}}Body/{{{SOAP11_ENV}}}Fault")
-        assert fault is not None, self.body[:500]
-        assert [child.tag for child in fault] == ["faultcode", "faultstring", "detail"]
-        return fault[0].text or "", fault[1].text or ""
-
-    def result(self, operation: str) -> str:
-        from lxml import etree
-
-        root = etree.fromstring(self.body)
-        element = root.find(f"{{{SOAP11_ENV}}}Body/{{{OTS}}}{operation}Response/{{{OTS}}}{operation}Result")
-        assert self.status == 200 and element is not None, self.body[:500]
-        return element.text or ""
+Reply = net.Response
+OTS = net.OTS
 
 
 def escape(value: str) -> str:
@@ -152,41 +114,33 @@ def envelope(operation: str, params: str = "", header: str = "", prolog: str = "
 
 
 def post(
-    url: str,
+    url: str | WsgiEndpoint,
     body: bytes,
     operation: str = "FetchIndex",
     content_type: str | None = "text/xml; charset=utf-8",
     headers: dict[str, str] | None = None,
     chunked: bool = False,
     timeout: float = 60,
+    remote_addr: str = "127.0.0.1",
 ) -> Reply:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    try:
-        connection.putrequest("POST", parts.path)
-        if content_type is not None:
-            connection.putheader("Content-Type", content_type)
-        connection.putheader("SOAPAction", f'"{OTS}/{operation}"')
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        if chunked:
-            connection.putheader("Transfer-Encoding", "chunked")
-            connection.endheaders()
-            for start in range(0, len(body), 1 << 20):
-                piece = body[start : start + (1 << 20)]
-                connection.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-            connection.send(b"0\r\n\r\n")
-        else:
-            connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body)
-        response = connection.getresponse()
-        return Reply(response.status, response.getheader("Content-Type") or "", response.read())
-    finally:
-        connection.close()
+    """A SOAP 1.1 POST without ``Expect: 100-continue`` (``content_type=None`` sends none)."""
+    return net.post(
+        url,
+        operation,
+        body,
+        content_type=content_type,
+        expect_continue=False,
+        timeout=timeout,
+        headers=headers,
+        chunked=chunked,
+        remote_addr=remote_addr,
+    )
 
 
-def call(url: str, operation: str, username: str, password: str, params: str = "", **kwargs: object) -> Reply:
-    return post(url, envelope(operation, params, auth_header(username, password)), operation, **kwargs)  # type: ignore[arg-type]
+def call(
+    url: str | WsgiEndpoint, operation: str, username: str, password: str, params: str = "", **kwargs: Any
+) -> Reply:
+    return post(url, envelope(operation, params, auth_header(username, password)), operation, **kwargs)
 
 
 # --- a listener that records whether anything contacted it -------------------------------------

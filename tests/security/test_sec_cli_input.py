@@ -1,17 +1,21 @@
-"""Hostile files given to ``eproc enqueue``, run as a user runs it: each is refused with one line
-that names the file and the problem, nothing is queued, no file or URL is read, memory stays bounded."""
+"""Hostile files given to ``eproc enqueue``: each is refused with one line that names the file and
+the problem, nothing is queued, no file or URL is read, memory stays bounded.
+
+Memory is a property of a process, so the files are given to the command in a process of its own
+(one for the whole battery: its peak bounds every case's); the rest runs in process.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from sec_support import new_school, recording_listener, stored_counts
-from support import make_settings, server_environment
+from support import CliResult, make_settings, run_cli, server_environment
 
 from eproc.services.hub import build_hub
 
@@ -27,20 +31,36 @@ ROUTED_TOO = {"external-file-entity.xml", "billion-laughs.xml", "deep.xml"}
 DTD_REFUSED = "DTDs and entity declarations are not allowed (<!DOCTYPE ...>): eBIS-XML documents never need one"
 
 
-def run_eproc(database_url: str, *args: str, **env: str) -> tuple[subprocess.CompletedProcess, int]:
-    """The command's result and its peak resident memory in KiB (from the kernel's accounting)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "eproc.cli", *args],
+# Runs each ``eproc`` command line it is given (JSON on stdin) in this one process, then reports
+# the results and the process's peak resident memory (the kernel's high-water mark, in KiB).
+RUNNER = """
+import json, resource, sys, traceback
+from click.testing import CliRunner
+from eproc.cli import main
+results = []
+for args in json.load(sys.stdin):
+    run = CliRunner().invoke(main, args, prog_name="eproc")
+    stderr = run.stderr
+    if run.exception is not None and not isinstance(run.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*run.exc_info))
+    results.append([run.exit_code, run.stdout, stderr])
+print(json.dumps({"results": results, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def run_eproc_in_a_process(database_url: str, *runs: list[str], **env: str) -> tuple[list[CliResult], int]:
+    """Each command line's result, all run by one fresh process, and that process's peak RSS in KiB."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER],
+        input=json.dumps(list(runs)),
         env={**os.environ, **server_environment(database_url), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
+        timeout=300,
     )
-    stdout, stderr = process.communicate(timeout=120)
-    # communicate() has reaped the child; RUSAGE_CHILDREN holds the largest peak of any child so far,
-    # so each case runs from a fresh baseline only if it is the biggest: report it as an upper bound.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), peak
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    return [CliResult(*result) for result in report["results"]], report["peak_kib"]
 
 
 def cases(listener_url: str, secret_file: Path) -> dict[str, tuple[bytes, str]]:
@@ -98,26 +118,28 @@ def test_hostile_files_are_refused_one_line_each(database_url: str, school: str,
     before = stored_counts(hub)
     problems: list[str] = []
     with recording_listener() as listener:
+        runs: list[tuple[str, Path, list[str], str]] = []
         for name, (data, expected) in cases(listener.url, secret_file).items():
             path = tmp_path / name
             path.write_bytes(data)
             # Routed by DUNS or named: parsing comes first either way, so a few cases cover routing.
             routes = [["--account", school, "--type", "quote"]] + ([[]] if name in ROUTED_TOO else [])
-            for routing in routes:
-                result, peak = run_eproc(database_url, "enqueue", str(path), *routing)
-                lines = result.stderr.splitlines()
-                prefix = f"eproc: error: {path}: refused: "
-                if result.returncode != 1 or result.stdout or len(lines) != 1 or not lines[0].startswith(prefix):
-                    problems.append(
-                        f"{name} {routing}: exit {result.returncode}, stdout {result.stdout!r}, "
-                        f"stderr {result.stderr!r}"
-                    )
-                elif expected not in lines[0]:
-                    problems.append(f"{name} {routing}: {lines[0]!r} does not say {expected!r}")
-                if "FILE-CONTENT-MARKER" in result.stderr + result.stdout:
-                    problems.append(f"{name}: the secret file was read")
-                if peak > CHILD_PEAK_RSS_BOUND_KIB:
-                    problems.append(f"{name}: peak RSS {peak} KiB")
+            runs += [(name, path, routing, expected) for routing in routes]
+        results, peak = run_eproc_in_a_process(database_url, *(["enqueue", str(p), *r] for _, p, r, _ in runs))
+        for (name, path, routing, expected), result in zip(runs, results, strict=True):
+            lines = result.stderr.splitlines()
+            prefix = f"eproc: error: {path}: refused: "
+            if result.returncode != 1 or result.stdout or len(lines) != 1 or not lines[0].startswith(prefix):
+                problems.append(
+                    f"{name} {routing}: exit {result.returncode}, stdout {result.stdout!r}, "
+                    f"stderr {result.stderr!r}"
+                )
+            elif expected not in lines[0]:
+                problems.append(f"{name} {routing}: {lines[0]!r} does not say {expected!r}")
+            if "FILE-CONTENT-MARKER" in result.stderr + result.stdout:
+                problems.append(f"{name}: the secret file was read")
+        if peak > CHILD_PEAK_RSS_BOUND_KIB:
+            problems.append(f"peak RSS {peak} KiB over the {len(runs)} files")
         assert listener.requests == []
     assert problems == [], "\n".join(problems)
     assert stored_counts(hub) == before
@@ -129,14 +151,15 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(database_url: str, s
         handle.write(b"<Order>")
         handle.seek(50 * 1024 * 1024)
         handle.write(b"</Order>")
-    result, peak = run_eproc(database_url, "enqueue", str(path), "--account", school, "--type", "quote")
+    command = ["enqueue", str(path), "--account", school, "--type", "quote"]
+    [result], peak = run_eproc_in_a_process(database_url, command)
     assert result.returncode == 1
     assert (
         result.stderr.strip()
         == f"eproc: error: {path}: the document is {50 * 1024 * 1024 + 8} bytes, over the limit of 16777216 bytes"
     )
     assert peak < CHILD_PEAK_RSS_BOUND_KIB
-    small, _ = run_eproc(database_url, "enqueue", str(path), EPROC_MAX_REQUEST_BYTES="4096")
+    small = run_cli(database_url, "enqueue", str(path), EPROC_MAX_REQUEST_BYTES="4096")
     assert "bytes, over the limit of 4096 bytes" in small.stderr
 
 
@@ -146,9 +169,9 @@ def test_sql_metacharacters_in_arguments_are_just_text(database_url: str, school
     hub = build_hub(make_settings(database_url))
     before = stored_counts(hub)
     name = "x' OR '1'='1"
-    result, _ = run_eproc(database_url, "enqueue", str(path), "--account", name, "--type", "quote")
+    result = run_cli(database_url, "enqueue", str(path), "--account", name, "--type", "quote")
     assert result.returncode == 1
     assert result.stderr.strip() == f"eproc: error: {path}: refused: no account named {name!r}"
-    shown, _ = run_eproc(database_url, "account", "show", name)
+    shown = run_cli(database_url, "account", "show", name)
     assert shown.stderr.strip() == f"eproc: error: no account named {name!r}"
     assert stored_counts(hub) == before

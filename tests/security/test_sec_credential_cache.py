@@ -4,16 +4,12 @@ Failures are never remembered."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from datetime import timedelta
-
 import pytest
 from sec_support import account_row, new_school
-from support import make_settings, server_environment
+from support import make_settings, run_cli
 
-from eproc.services import accounts
+from eproc.services import accounts, authentication
+from eproc.services.clock import ManualClock
 from eproc.services.credential_cache import CredentialCache
 from eproc.services.errors import AuthenticationFailed
 from eproc.services.hub import Hub, build_hub
@@ -40,8 +36,8 @@ class CountingCrypt:
         return getattr(self.inner, name)
 
 
-def counting_hub(database_url: str, **extra: str) -> tuple[Hub, CountingCrypt]:
-    hub = build_hub(make_settings(database_url, **extra))
+def counting_hub(database_url: str, clock: ManualClock | None = None, **extra: str) -> tuple[Hub, CountingCrypt]:
+    hub = build_hub(make_settings(database_url, **extra), clock=clock)
     crypt = CountingCrypt(hub.crypt)
     hub.crypt = crypt  # type: ignore[assignment]
     return hub, crypt
@@ -49,7 +45,7 @@ def counting_hub(database_url: str, **extra: str) -> tuple[Hub, CountingCrypt]:
 
 def refused(hub: Hub, username: str, password: str) -> bool:
     try:
-        accounts.authenticate(hub, username, password)
+        authentication.authenticate(hub, username, password)
     except AuthenticationFailed:
         return True
     return False
@@ -64,10 +60,10 @@ def school(database_url: str) -> tuple[Hub, CountingCrypt, str]:
 
 def test_a_repeated_login_costs_no_verify(school) -> None:  # type: ignore[no-untyped-def]
     hub, crypt, username = school
-    first = accounts.authenticate(hub, username, PASSWORD)
+    first = authentication.authenticate(hub, username, PASSWORD)
     assert crypt.verifies == 1
     for _ in range(20):
-        assert accounts.authenticate(hub, username, PASSWORD) == first
+        assert authentication.authenticate(hub, username, PASSWORD) == first
     assert crypt.verifies == 1
 
 
@@ -76,7 +72,7 @@ def test_failures_are_never_cached(school) -> None:  # type: ignore[no-untyped-d
     for attempt in range(1, 4):
         assert refused(hub, username, "not-the-password")
         assert crypt.verifies == attempt  # verified every time, never answered from memory
-    accounts.authenticate(hub, username, PASSWORD)
+    authentication.authenticate(hub, username, PASSWORD)
     verifies = crypt.verifies
     # With the right password remembered, a wrong one is still verified, and still refused.
     assert refused(hub, username, PASSWORD + "x")
@@ -87,54 +83,54 @@ def test_failures_are_never_cached(school) -> None:  # type: ignore[no-untyped-d
 
 def test_a_reset_password_is_refused_at_once(school) -> None:  # type: ignore[no-untyped-def]
     hub, _, username = school
-    accounts.authenticate(hub, username, PASSWORD)
+    authentication.authenticate(hub, username, PASSWORD)
     new_password = accounts.reset_password(hub, username)
     assert refused(hub, username, PASSWORD)
-    accounts.authenticate(hub, username, new_password)
+    authentication.authenticate(hub, username, new_password)
 
 
 def test_a_disabled_account_is_refused_at_once(school) -> None:  # type: ignore[no-untyped-def]
     hub, _, username = school
-    accounts.authenticate(hub, username, PASSWORD)
+    authentication.authenticate(hub, username, PASSWORD)
     accounts.set_enabled(hub, username, False)
     assert refused(hub, username, PASSWORD)
     accounts.set_enabled(hub, username, True)
-    accounts.authenticate(hub, username, PASSWORD)
+    authentication.authenticate(hub, username, PASSWORD)
 
 
 def test_a_lockout_is_enforced_at_once(database_url: str) -> None:
     hub, _ = counting_hub(database_url, EPROC_LOGIN_FAILURE_LIMIT="3")
     username, _ = new_school(hub, PASSWORD)
-    accounts.authenticate(hub, username, PASSWORD)
+    authentication.authenticate(hub, username, PASSWORD)
     for _ in range(3):
         assert refused(hub, username, "guess")
     assert account_row(hub, username).locked_until is not None
     assert refused(hub, username, PASSWORD)  # remembered, but the account is locked
     accounts.unlock(hub, username)
-    accounts.authenticate(hub, username, PASSWORD)
+    authentication.authenticate(hub, username, PASSWORD)
 
 
 def test_change_password_moves_the_old_password_to_its_grace_slot_at_once(school) -> None:  # type: ignore[no-untyped-def]
     hub, _, username = school
-    assert accounts.authenticate(hub, username, PASSWORD).slot == "current"
-    new_password = accounts.change_password(hub, accounts.authenticate(hub, username, PASSWORD))
+    assert authentication.authenticate(hub, username, PASSWORD).slot == "current"
+    new_password = authentication.change_password(hub, authentication.authenticate(hub, username, PASSWORD))
     # Not the remembered "current": the old password is now the previous one, in its grace period.
-    assert accounts.authenticate(hub, username, PASSWORD).slot == "previous"
-    assert accounts.authenticate(hub, username, new_password).slot == "current"
+    assert authentication.authenticate(hub, username, PASSWORD).slot == "previous"
+    assert authentication.authenticate(hub, username, new_password).slot == "current"
     # The new password has been used, so the old one is retired, remembered or not.
     assert refused(hub, username, PASSWORD)
 
 
-def test_a_previous_password_is_not_remembered_past_its_grace_period(database_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    hub, crypt = counting_hub(database_url, EPROC_PASSWORD_GRACE_HOURS="1")
+def test_a_previous_password_is_not_remembered_past_its_grace_period(database_url: str) -> None:
+    clock = ManualClock()
+    hub, crypt = counting_hub(database_url, clock, EPROC_PASSWORD_GRACE_HOURS="1")
     username, _ = new_school(hub, PASSWORD)
-    accounts.change_password(hub, accounts.authenticate(hub, username, PASSWORD))
-    assert accounts.authenticate(hub, username, PASSWORD).slot == "previous"
+    authentication.change_password(hub, authentication.authenticate(hub, username, PASSWORD))
+    assert authentication.authenticate(hub, username, PASSWORD).slot == "previous"
     verifies = crypt.verifies
-    assert accounts.authenticate(hub, username, PASSWORD).slot == "previous"
+    assert authentication.authenticate(hub, username, PASSWORD).slot == "previous"
     assert crypt.verifies == verifies  # remembered
-    real_now = accounts.utcnow()
-    monkeypatch.setattr(accounts, "utcnow", lambda: real_now + timedelta(hours=1, seconds=1))
+    clock.advance(hours=1, seconds=1)
     assert refused(hub, username, PASSWORD)
 
 
@@ -144,14 +140,14 @@ def test_a_change_made_by_another_worker_is_seen_at_once(database_url: str, chan
     worker, crypt = counting_hub(database_url, EPROC_LOGIN_FAILURE_LIMIT="2")
     other, _ = counting_hub(database_url, EPROC_LOGIN_FAILURE_LIMIT="2")
     username, _ = new_school(worker, PASSWORD)
-    accounts.authenticate(worker, username, PASSWORD)
-    accounts.authenticate(worker, username, PASSWORD)
+    authentication.authenticate(worker, username, PASSWORD)
+    authentication.authenticate(worker, username, PASSWORD)
     assert crypt.verifies == 1  # warm
     if change == "reset":
         accounts.reset_password(other, username)
     elif change == "change_password":
-        new_password = accounts.change_password(other, accounts.authenticate(other, username, PASSWORD))
-        accounts.authenticate(other, username, new_password)  # used once: the old one is retired
+        new_password = authentication.change_password(other, authentication.authenticate(other, username, PASSWORD))
+        authentication.authenticate(other, username, new_password)  # used once: the old one is retired
     elif change == "disable":
         accounts.set_enabled(other, username, False)
     else:
@@ -160,29 +156,24 @@ def test_a_change_made_by_another_worker_is_seen_at_once(database_url: str, chan
     assert refused(worker, username, PASSWORD)
 
 
-def test_a_change_made_by_another_process_is_seen_at_once(database_url: str) -> None:
+def test_a_change_made_by_the_admin_cli_is_seen_at_once(database_url: str) -> None:
+    """The command line builds its own hub from its own settings (as another process does): it shares
+    no cache with this one, only the account row."""
     hub, crypt = counting_hub(database_url)
     username, _ = new_school(hub, PASSWORD)
-    accounts.authenticate(hub, username, PASSWORD)
-    env = {**os.environ, **server_environment(database_url)}
-    result = subprocess.run(
-        [sys.executable, "-m", "eproc.cli", "account", "reset-password", username],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    authentication.authenticate(hub, username, PASSWORD)
+    result = run_cli(database_url, "account", "reset-password", username)
     assert result.returncode == 0, result.stderr
     new_password = result.stdout.strip().rsplit(" ", 1)[-1]
     assert refused(hub, username, PASSWORD)
-    accounts.authenticate(hub, username, new_password)
+    authentication.authenticate(hub, username, new_password)
 
 
 def test_no_cache_means_a_verify_on_every_call(database_url: str) -> None:
     hub, crypt = counting_hub(database_url, EPROC_CREDENTIAL_CACHE_SECONDS="0")
     username, _ = new_school(hub, PASSWORD)
     for _ in range(3):
-        accounts.authenticate(hub, username, PASSWORD)
+        authentication.authenticate(hub, username, PASSWORD)
     assert crypt.verifies == 3
     assert len(hub.credentials) == 0
 

@@ -3,17 +3,15 @@ failure and lockout an event, the same refusal as a wrong password; shown and li
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 
 import pytest
 from sec_support import AUTH_FAULT, account_row, call, events_of, new_school
-from support import make_settings, server_environment, start_server
+from support import CliResult, in_process_service, make_settings, run_cli
 
-from eproc.services import accounts
+from eproc.services import accounts, authentication
+from eproc.services.clock import ManualClock
 from eproc.services.errors import AuthenticationFailed
 from eproc.services.hub import Hub, build_hub
 
@@ -22,15 +20,20 @@ PASSWORD = "lockout-test-password-1"
 
 def refused(hub: Hub, username: str, password: str, address: str | None = None) -> bool:
     try:
-        accounts.authenticate(hub, username, password, address)
+        authentication.authenticate(hub, username, password, address)
     except AuthenticationFailed:
         return True
     return False
 
 
+def limited(database_url: str, clock: ManualClock | None = None) -> Hub:
+    settings = make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="3", EPROC_LOGIN_LOCKOUT_SECONDS="60")
+    return build_hub(settings, clock=clock)
+
+
 @pytest.fixture
 def limited_hub(database_url: str) -> Hub:
-    return build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="3", EPROC_LOGIN_LOCKOUT_SECONDS="60"))
+    return limited(database_url)
 
 
 def test_the_limit_locks_the_account_and_the_right_password_is_refused_too(limited_hub: Hub) -> None:
@@ -63,52 +66,51 @@ def test_a_successful_login_resets_the_count(limited_hub: Hub) -> None:
     assert account_row(limited_hub, username).failed_logins == 0
 
 
-def test_the_lockout_grows_with_each_failure_after_the_limit(limited_hub: Hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_lockout_grows_with_each_failure_after_the_limit(database_url: str) -> None:
+    clock = ManualClock()
+    limited_hub = limited(database_url, clock)
     username, _ = new_school(limited_hub, PASSWORD)
-    start = accounts.utcnow()
-    clock = [start]
-    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
     periods = []
     for _ in range(3):
         refused(limited_hub, username, "guess")
     for _ in range(4):
         locked_until = account_row(limited_hub, username).locked_until
         assert locked_until is not None
-        periods.append(round((locked_until - clock[0]).total_seconds()))
-        clock[0] = locked_until + timedelta(seconds=1)
+        periods.append(round((locked_until - clock.now()).total_seconds()))
+        clock.set(locked_until + timedelta(seconds=1))
         refused(limited_hub, username, "guess again")  # the one try a patient guesser gets per period
     assert periods == [60, 120, 240, 480]
-    clock[0] = account_row(limited_hub, username).locked_until + timedelta(seconds=1)
+    clock.set(account_row(limited_hub, username).locked_until + timedelta(seconds=1))
     assert not refused(limited_hub, username, PASSWORD)  # once a lockout ends, the right password works
 
 
-def test_attempts_while_locked_are_refused_and_lengthen_the_next_lockout(limited_hub: Hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_attempts_while_locked_are_refused_and_lengthen_the_next_lockout(database_url: str) -> None:
+    clock = ManualClock()
+    limited_hub = limited(database_url, clock)
     username, _ = new_school(limited_hub, PASSWORD)
-    clock = [accounts.utcnow()]
-    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
     for _ in range(3):
         refused(limited_hub, username, "guess")
     first = account_row(limited_hub, username).locked_until
-    clock[0] += timedelta(seconds=59)
+    clock.set(clock.now() + timedelta(seconds=59))
     for _ in range(3):
         assert refused(limited_hub, username, PASSWORD)  # even the right password, a second before the end
     assert account_row(limited_hub, username).locked_until == first  # not extended while locked
-    clock[0] = first + timedelta(seconds=1)
+    clock.set(first + timedelta(seconds=1))
     refused(limited_hub, username, "guess")
     locked_until = account_row(limited_hub, username).locked_until
-    assert round((locked_until - clock[0]).total_seconds()) == 60 * 2**4  # 7 failures: 4 past the limit
+    assert round((locked_until - clock.now()).total_seconds()) == 60 * 2**4  # 7 failures: 4 past the limit
 
 
-def test_the_lockout_never_exceeds_the_maximum(database_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    hub = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="1", EPROC_LOGIN_LOCKOUT_MAX_SECONDS="300"))
+def test_the_lockout_never_exceeds_the_maximum(database_url: str) -> None:
+    clock = ManualClock()
+    settings = make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="1", EPROC_LOGIN_LOCKOUT_MAX_SECONDS="300")
+    hub = build_hub(settings, clock=clock)
     username, _ = new_school(hub, PASSWORD)
-    clock = [accounts.utcnow()]
-    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
     for _ in range(30):
         refused(hub, username, "guess")
         locked_until = account_row(hub, username).locked_until
-        assert locked_until is not None and locked_until - clock[0] <= timedelta(seconds=300)
-        clock[0] = locked_until + timedelta(seconds=1)
+        assert locked_until is not None and locked_until - clock.now() <= timedelta(seconds=300)
+        clock.set(locked_until + timedelta(seconds=1))
 
 
 def test_concurrent_failures_are_all_counted(database_url: str) -> None:
@@ -124,7 +126,7 @@ def test_concurrent_failures_are_all_counted(database_url: str) -> None:
         barrier.wait()
         for _ in range(per_thread):
             try:
-                accounts.authenticate(worker, username, "guess")
+                authentication.authenticate(worker, username, "guess")
             except AuthenticationFailed:
                 continue
             except BaseException as exc:  # noqa: BLE001 - reported below
@@ -175,30 +177,23 @@ def test_failures_without_an_account_are_events_too(hub: Hub) -> None:
     assert all(e.account_id is None for e in events)
 
 
-@pytest.mark.e2e
-def test_a_locked_account_gets_the_wrong_password_fault_over_http(database_url: str) -> None:
+def test_a_locked_account_gets_the_wrong_password_fault_over_soap(database_url: str) -> None:
     hub = build_hub(make_settings(database_url))
     username, _ = new_school(hub, PASSWORD)
-    server = start_server(database_url, "--workers", "1", env={"EPROC_LOGIN_FAILURE_LIMIT": "2"})
-    try:
-        wrong = call(server.endpoint, "FetchIndex", username, "guess")
-        unknown = call(server.endpoint, "FetchIndex", "nobody-" + username, "guess")
-        call(server.endpoint, "FetchIndex", username, "guess")
-        locked = call(server.endpoint, "FetchIndex", username, PASSWORD)
-        for reply in (wrong, unknown, locked):
-            assert (reply.status, reply.fault()) == (500, ("soap:Client", AUTH_FAULT))
-            assert reply.body == wrong.body  # byte for byte: nothing tells a lockout apart
-        accounts.unlock(hub, username)
-        assert call(server.endpoint, "FetchIndex", username, PASSWORD).status == 200
-    finally:
-        server.stop()
+    server = in_process_service(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="2"))
+    wrong = call(server.endpoint, "FetchIndex", username, "guess")
+    unknown = call(server.endpoint, "FetchIndex", "nobody-" + username, "guess")
+    call(server.endpoint, "FetchIndex", username, "guess")
+    locked = call(server.endpoint, "FetchIndex", username, PASSWORD)
+    for reply in (wrong, unknown, locked):
+        assert (reply.status, reply.fault()) == (500, ("soap:Client", AUTH_FAULT))
+        assert reply.body == wrong.body  # byte for byte: nothing tells a lockout apart
+    accounts.unlock(hub, username)
+    assert call(server.endpoint, "FetchIndex", username, PASSWORD).status == 200
 
 
-def _eproc(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **server_environment(database_url)}
-    return subprocess.run(
-        [sys.executable, "-m", "eproc.cli", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+def _eproc(database_url: str, *args: str) -> CliResult:
+    return run_cli(database_url, *args)
 
 
 def _field(output: str, label: str) -> str:
@@ -208,7 +203,7 @@ def _field(output: str, label: str) -> str:
     raise AssertionError(f"no {label!r} in:\n{output}")
 
 
-def test_account_show_and_unlock_through_the_real_cli(database_url: str) -> None:
+def test_account_show_and_unlock_through_the_cli(database_url: str) -> None:
     hub = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="5"))
     username, _ = new_school(hub, PASSWORD)
     shown = _eproc(database_url, "account", "show", username)

@@ -3,11 +3,8 @@ generated passwords drawn from ``secrets``; and no password in plain text anywhe
 
 from __future__ import annotations
 
-import os
 import secrets
 import string
-import subprocess
-import sys
 
 import pytest
 from sec_support import (
@@ -20,10 +17,10 @@ from sec_support import (
     post,
     sqlite_file_bytes,
 )
-from support import make_settings, server_environment, start_server
+from support import make_settings, run_cli, start_server
 
 from eproc.config import Settings
-from eproc.services import accounts, passwords
+from eproc.services import accounts, authentication, passwords
 from eproc.services.errors import AuthenticationFailed
 from eproc.services.hub import build_hub
 
@@ -52,19 +49,19 @@ def test_hash_is_upgraded_on_the_next_successful_login_when_the_cost_changes(dat
     new_hub = build_hub(make_settings(database_url, EPROC_ARGON2_TIME_COST="2", EPROC_ARGON2_MEMORY_COST="2048"))
 
     with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(new_hub, username, PASSWORD + "-wrong")
+        authentication.authenticate(new_hub, username, PASSWORD + "-wrong")
     assert account_row(new_hub, username).password_hash == old_hash  # a failure upgrades nothing
 
     version = account_row(new_hub, username).credential_version
-    accounts.authenticate(new_hub, username, PASSWORD)
+    authentication.authenticate(new_hub, username, PASSWORD)
     upgraded = account_row(new_hub, username)
     assert upgraded.password_hash.startswith("$argon2id$v=19$m=2048,t=2,p=1$")
     assert upgraded.credential_version == version  # same password: nothing for the caches to drop
     new_hub.credentials.clear()
-    accounts.authenticate(new_hub, username, PASSWORD)
+    authentication.authenticate(new_hub, username, PASSWORD)
     assert account_row(new_hub, username).password_hash == upgraded.password_hash  # upgraded once, not every time
     # A hash carries its own parameters: a worker still on the old settings verifies it too.
-    accounts.authenticate(old_hub, username, PASSWORD)
+    authentication.authenticate(old_hub, username, PASSWORD)
 
 
 def test_an_argon2i_hash_is_upgraded_to_argon2id(database_url: str) -> None:
@@ -73,11 +70,10 @@ def test_an_argon2i_hash_is_upgraded_to_argon2id(database_url: str) -> None:
     from passlib.hash import argon2
 
     legacy = argon2.using(type="i", rounds=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-    with hub.uow.begin() as session:
-        from eproc.store import repositories as repo
-
-        repo.account_by_username(session, username).password_hash = legacy  # type: ignore[union-attr]
-    accounts.authenticate(hub, username, PASSWORD)
+    with hub.unit_of_work() as uow:
+        uow.accounts.by_username(username).password_hash = legacy  # type: ignore[union-attr]
+        uow.commit()
+    authentication.authenticate(hub, username, PASSWORD)
     assert account_row(hub, username).password_hash.startswith("$argon2id$")
 
 
@@ -110,8 +106,8 @@ def test_generated_passwords_are_long_letters_and_digits_from_secrets(monkeypatc
 def test_every_generated_password_is_long_letters_and_digits(hub) -> None:  # type: ignore[no-untyped-def]
     username, created = new_school(hub)
     _assert_generated(created)
-    principal = accounts.authenticate(hub, username, created)
-    changed = accounts.change_password(hub, principal)
+    principal = authentication.authenticate(hub, username, created)
+    changed = authentication.change_password(hub, principal)
     _assert_generated(changed)
     reset = accounts.reset_password(hub, username)
     _assert_generated(reset)
@@ -151,17 +147,9 @@ def test_no_password_in_plain_text_anywhere(database_url: str) -> None:
         server.stop()
     log = "".join(server.log)
     assert "Booting worker" in log  # the log was captured
-    env = {**os.environ, **server_environment(database_url)}
-    shown = subprocess.run(
-        [sys.executable, "-m", "eproc.cli", "account", "show", username],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    events = subprocess.run(
-        [sys.executable, "-m", "eproc.cli", "events"], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    shown_run, events_run = run_cli(database_url, "account", "show", username), run_cli(database_url, "events")
+    assert (shown_run.returncode, events_run.returncode) == (0, 0), shown_run.stderr + events_run.stderr
+    shown, events = shown_run.stdout, events_run.stdout
     assert "login_locked" in events and "password_changed" in events
     everything = {"server log": log, "account show": shown, "events": events, "database": database_text(database_url)}
     for secret in secrets_seen:

@@ -9,7 +9,7 @@ import pytest
 from sec_support import account_row, new_school
 from support import make_settings
 
-from eproc.services import accounts
+from eproc.services import accounts, authentication
 from eproc.services.errors import AuthenticationFailed
 from eproc.services.hub import Hub, build_hub
 
@@ -42,7 +42,7 @@ def workers(database_url: str) -> tuple[Hub, Hub]:
 def _changed_password_pending(worker: Hub) -> tuple[str, str, str]:
     """An account just given a new password by ChangePassword, not yet used: (username, old, new)."""
     username, _ = new_school(worker, PASSWORD)
-    new_password = accounts.change_password(worker, accounts.authenticate(worker, username, PASSWORD))
+    new_password = authentication.change_password(worker, authentication.authenticate(worker, username, PASSWORD))
     worker.credentials.clear()
     return username, PASSWORD, new_password
 
@@ -55,10 +55,10 @@ def test_a_reset_during_a_login_is_not_overwritten(workers: tuple[Hub, Hub]) -> 
     # The login verified the password the reset has just replaced: it must not succeed on stale
     # data, nor write its stale view (retiring the previous password) over the reset.
     with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(this, username, new_password)
+        authentication.authenticate(this, username, new_password)
     with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(this, username, new_password)  # nothing stale was remembered either
-    accounts.authenticate(this, username, reset[0])
+        authentication.authenticate(this, username, new_password)  # nothing stale was remembered either
+    authentication.authenticate(this, username, reset[0])
     assert account_row(this, username).previous_password_hash is None
 
 
@@ -68,28 +68,28 @@ def test_a_change_password_during_a_login_keeps_its_grace_slot(workers: tuple[Hu
     third: list[str] = []
 
     def change_elsewhere() -> None:
-        third.append(accounts.change_password(other, accounts.authenticate(other, username, second)))
+        third.append(authentication.change_password(other, authentication.authenticate(other, username, second)))
 
     this.crypt = Interrupted(this.crypt, change_elsewhere)  # type: ignore[assignment]
     # Meanwhile `second` became the previous password (in its grace period): that is what it is now.
-    assert accounts.authenticate(this, username, second).slot == "previous"
+    assert authentication.authenticate(this, username, second).slot == "previous"
     account = account_row(this, username)
     assert account.previous_password_hash is not None and this.crypt.verify(second, account.previous_password_hash)
-    assert accounts.authenticate(this, username, third[0]).slot == "current"
+    assert authentication.authenticate(this, username, third[0]).slot == "current"
     with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(this, username, second)  # retired by the use of the third, cache or not
+        authentication.authenticate(this, username, second)  # retired by the use of the third, cache or not
 
 
 def test_change_password_refuses_a_verification_that_was_overtaken(workers: tuple[Hub, Hub]) -> None:
     this, other = workers
     username, _ = new_school(this, PASSWORD)
-    principal = accounts.authenticate(this, username, PASSWORD)
+    principal = authentication.authenticate(this, username, PASSWORD)
     accounts.set_enabled(other, username, False)
     accounts.set_enabled(other, username, True)
     before = account_row(this, username)
     with pytest.raises(AuthenticationFailed):
-        accounts.change_password(this, principal)
+        authentication.change_password(this, principal)
     after = account_row(this, username)
     assert (after.password_hash, after.credential_version) == (before.password_hash, before.credential_version)
     # Verified afresh, it goes through.
-    accounts.change_password(this, accounts.authenticate(this, username, PASSWORD))
+    authentication.change_password(this, authentication.authenticate(this, username, PASSWORD))

@@ -14,12 +14,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from lxml import etree
 from sec_support import DATA, SUPPLIER_DUNS, new_school, queue_quotes
 
 from eproc.config import FaultMessages
-from eproc.services import accounts, admin, collection, intake
-from eproc.services.accounts import Principal
+from eproc.services import admin, authentication, collection, intake
+from eproc.services.authentication import Principal
 from eproc.services.errors import DocumentNotFound, InvalidDocument
 from eproc.services.hub import Hub
 from eproc.soap.faults import map_error
@@ -49,8 +48,8 @@ def unknown_fault(doc_id: str) -> str:
     return map_error(DocumentNotFound(doc_id), FaultMessages()).message
 
 
-def index_ids(index_xml: str) -> list[str]:
-    return [e.text or "" for e in etree.fromstring(index_xml.encode()).iter("DocID")]
+def index_ids(entries: list[collection.IndexEntry]) -> list[str]:
+    return [entry.doc_id for entry in entries]
 
 
 def make_machine(hub: Hub) -> type[RuleBasedStateMachine]:
@@ -68,7 +67,7 @@ def make_machine(hub: Hub) -> type[RuleBasedStateMachine]:
         def add_school(self) -> School:
             buyer = str(next(_duns))
             username, password = new_school(hub, buyer_duns=buyer, prefix="tenant")
-            school = School(username, accounts.authenticate(hub, username, password), buyer)
+            school = School(username, authentication.authenticate(hub, username, password), buyer)
             self.known[username] = school
             self.orders[username] = 0
             return school
@@ -98,8 +97,8 @@ def make_machine(hub: Hub) -> type[RuleBasedStateMachine]:
         @rule(caller=schools, doc=documents)
         def fetch_doc(self, caller: School, doc: Doc) -> None:
             if doc.owner == caller.username:
-                text = collection.fetch_doc(hub, caller.principal, doc.doc_id)
-                assert f"<Owner>{caller.username}</Owner>" in text
+                data = collection.fetch_doc(hub, caller.principal, doc.doc_id)
+                assert f"<Owner>{caller.username}</Owner>".encode() in data
                 doc.collected += 1
             else:
                 self._refused_as_unknown(lambda: collection.fetch_doc(hub, caller.principal, doc.doc_id), doc.doc_id)
@@ -107,7 +106,8 @@ def make_machine(hub: Hub) -> type[RuleBasedStateMachine]:
         @rule(caller=schools, doc=documents, processed=st.booleans())
         def update_status(self, caller: School, doc: Doc, processed: bool) -> None:
             if doc.owner == caller.username:
-                assert collection.update_document_status(hub, caller.principal, doc.doc_id, processed) is True
+                changed = collection.update_document_status(hub, caller.principal, doc.doc_id, processed)
+                assert changed is (processed != doc.processed)
                 doc.processed = processed
             else:
                 self._refused_as_unknown(
@@ -188,7 +188,7 @@ def test_another_accounts_doc_id_costs_what_an_unknown_one_costs(hub: Hub) -> No
     owner, _ = new_school(hub, prefix="owner")
     [theirs] = queue_quotes(hub, owner, 1)
     caller, password = new_school(hub, prefix="caller")
-    principal = accounts.authenticate(hub, caller, password)
+    principal = authentication.authenticate(hub, caller, password)
     unknown = "QUO-" + "A" * 24
 
     def timed(doc_id: str) -> float:
@@ -212,7 +212,7 @@ def test_a_doc_id_with_a_nul_reads_as_unknown(hub: Hub) -> None:
     """Defence in depth: SOAP cannot deliver a NUL (the hostile-input tests show the envelope is
     refused), but the use case should still answer DocumentNotExist rather than a database error."""
     username, password = new_school(hub)
-    principal = accounts.authenticate(hub, username, password)
+    principal = authentication.authenticate(hub, username, password)
     for doc_id in ("a\x00b", "\x00"):
         with pytest.raises(DocumentNotFound):
             collection.fetch_doc(hub, principal, doc_id)

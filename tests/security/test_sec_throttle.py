@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from sec_support import AUTH_FAULT, auth_header, call, envelope, events_of, new_school, post
-from support import make_settings, start_server
+from support import in_process_service, make_settings
 
-from eproc.services import accounts
+from eproc.services import authentication
 from eproc.services.errors import AuthenticationFailed
 from eproc.services.hub import Hub, build_hub
 from eproc.services.throttle import AddressThrottle, network_key
@@ -122,11 +122,11 @@ def test_password_spraying_from_one_address_is_stopped(throttled_hub: Hub) -> No
     victims = [new_school(throttled_hub, PASSWORD + "-other")[0] for _ in range(4)]
     for victim in victims:
         with pytest.raises(AuthenticationFailed):
-            accounts.authenticate(throttled_hub, victim, "Spring2026!", "203.0.113.9")
+            authentication.authenticate(throttled_hub, victim, "Spring2026!", "203.0.113.9")
     # The sprayer's address is refused even with right credentials; nobody else is.
     with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(throttled_hub, username, PASSWORD, "203.0.113.9")
-    accounts.authenticate(throttled_hub, username, PASSWORD, "203.0.113.10")
+        authentication.authenticate(throttled_hub, username, PASSWORD, "203.0.113.9")
+    authentication.authenticate(throttled_hub, username, PASSWORD, "203.0.113.10")
     [locked] = events_of(throttled_hub, "login_locked")
     assert (locked.subject, locked.account_id) == ("203.0.113.9", None)
     assert locked.detail == "client address refused for 60s after 4 failed logins within 600s"
@@ -138,17 +138,17 @@ def test_an_ipv6_sprayer_cannot_step_around_the_limit_within_its_slash_64(thrott
     username, _ = new_school(throttled_hub, PASSWORD)
     for n in range(4):
         with pytest.raises(AuthenticationFailed):
-            accounts.authenticate(throttled_hub, f"nobody-{n}", "guess", f"2001:db8:7:7::{n + 1}")
+            authentication.authenticate(throttled_hub, f"nobody-{n}", "guess", f"2001:db8:7:7::{n + 1}")
     with pytest.raises(AuthenticationFailed):
-        accounts.authenticate(throttled_hub, username, PASSWORD, "2001:db8:7:7::ffff")
-    accounts.authenticate(throttled_hub, username, PASSWORD, "2001:db8:7:8::1")
+        authentication.authenticate(throttled_hub, username, PASSWORD, "2001:db8:7:7::ffff")
+    authentication.authenticate(throttled_hub, username, PASSWORD, "2001:db8:7:8::1")
 
 
 def test_a_refused_address_costs_no_verify(throttled_hub: Hub) -> None:
     username, _ = new_school(throttled_hub, PASSWORD)
     for n in range(4):
         with pytest.raises(AuthenticationFailed):
-            accounts.authenticate(throttled_hub, f"nobody-{n}", "guess", "203.0.113.9")
+            authentication.authenticate(throttled_hub, f"nobody-{n}", "guess", "203.0.113.9")
 
     def no_verify(*args: object) -> bool:
         raise AssertionError("an argon2 verify for a refused address")
@@ -157,10 +157,9 @@ def test_a_refused_address_costs_no_verify(throttled_hub: Hub) -> None:
     throttled_hub.crypt.verify_and_update = no_verify  # type: ignore[method-assign]
     for _ in range(50):
         with pytest.raises(AuthenticationFailed):
-            accounts.authenticate(throttled_hub, username, PASSWORD, "203.0.113.9")
+            authentication.authenticate(throttled_hub, username, PASSWORD, "203.0.113.9")
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("trusted", [True, False])
 def test_the_proxy_header_decides_the_address_only_when_configured(database_url: str, trusted: bool) -> None:
     hub = build_hub(make_settings(database_url))
@@ -168,42 +167,36 @@ def test_the_proxy_header_decides_the_address_only_when_configured(database_url:
     env = {"EPROC_LOGIN_ADDRESS_FAILURE_LIMIT": "3"}
     if trusted:
         env["EPROC_TRUSTED_PROXY_HEADER"] = "X-Forwarded-For"
-    # One worker: the limit is counted per worker process.
-    server = start_server(database_url, "--workers", "1", env=env)
-    try:
-        for n in range(3):
-            reply = call(
-                server.endpoint, "FetchIndex", f"nobody-{n}", "guess", headers={"X-Forwarded-For": "198.51.100.66"}
-            )
-            assert reply.fault() == ("soap:Client", AUTH_FAULT)
-        sprayer = call(server.endpoint, "FetchIndex", username, PASSWORD, headers={"X-Forwarded-For": "198.51.100.66"})
-        assert sprayer.fault() == ("soap:Client", AUTH_FAULT)
-        assert sprayer.body == reply.body  # a refused address reads exactly as a wrong password
-        # Another client behind the same proxy: served when the proxy's header is believed. When it
-        # is not, every request comes from 127.0.0.1, which is the address that was refused.
-        other = call(server.endpoint, "FetchIndex", username, PASSWORD, headers={"X-Forwarded-For": "198.51.100.67"})
-        if trusted:
-            assert other.status == 200
-            subjects = {e.subject for e in events_of(hub, "login_locked")}
-            assert subjects == {"198.51.100.66"}
-        else:
-            assert other.fault() == ("soap:Client", AUTH_FAULT)
-            assert {e.subject for e in events_of(hub, "login_locked")} == {"127.0.0.1"}
-    finally:
-        server.stop()
+    # One application (one worker's worth): the limit is counted per worker process. Every request
+    # comes from the peer 127.0.0.1, as it does through a proxy on the same host.
+    server = in_process_service(make_settings(database_url, **env))
+    for n in range(3):
+        reply = call(
+            server.endpoint, "FetchIndex", f"nobody-{n}", "guess", headers={"X-Forwarded-For": "198.51.100.66"}
+        )
+        assert reply.fault() == ("soap:Client", AUTH_FAULT)
+    sprayer = call(server.endpoint, "FetchIndex", username, PASSWORD, headers={"X-Forwarded-For": "198.51.100.66"})
+    assert sprayer.fault() == ("soap:Client", AUTH_FAULT)
+    assert sprayer.body == reply.body  # a refused address reads exactly as a wrong password
+    # Another client behind the same proxy: served when the proxy's header is believed. When it
+    # is not, every request comes from 127.0.0.1, which is the address that was refused.
+    other = call(server.endpoint, "FetchIndex", username, PASSWORD, headers={"X-Forwarded-For": "198.51.100.67"})
+    if trusted:
+        assert other.status == 200
+        subjects = {e.subject for e in events_of(hub, "login_locked")}
+        assert subjects == {"198.51.100.66"}
+    else:
+        assert other.fault() == ("soap:Client", AUTH_FAULT)
+        assert {e.subject for e in events_of(hub, "login_locked")} == {"127.0.0.1"}
 
 
-@pytest.mark.e2e
 def test_a_missing_auth_header_counts_as_a_failed_login(database_url: str) -> None:
     hub = build_hub(make_settings(database_url))
-    server = start_server(database_url, "--workers", "1")
-    try:
-        reply = post(server.endpoint, envelope("FetchIndex"))
-        assert reply.fault() == ("soap:Client", AUTH_FAULT)
-        empty = post(server.endpoint, envelope("FetchIndex", header=auth_header("", "")))
-        assert empty.fault() == ("soap:Client", AUTH_FAULT)
-    finally:
-        server.stop()
+    server = in_process_service(hub.settings)
+    reply = post(server.endpoint, envelope("FetchIndex"))
+    assert reply.fault() == ("soap:Client", AUTH_FAULT)
+    empty = post(server.endpoint, envelope("FetchIndex", header=auth_header("", "")))
+    assert empty.fault() == ("soap:Client", AUTH_FAULT)
     assert [(e.subject, e.detail) for e in events_of(hub, "login_failed")] == [
         ("(none)", "malformed username; from 127.0.0.1"),
         ("(none)", "malformed username; from 127.0.0.1"),

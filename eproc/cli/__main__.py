@@ -1,0 +1,5 @@
+"""``python -m eproc.cli``."""
+
+from eproc.cli import main
+
+main()

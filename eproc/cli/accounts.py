@@ -1,0 +1,158 @@
+"""``eproc account``: school accounts (FMS logins)."""
+
+from __future__ import annotations
+
+import click
+
+from eproc.cli.common import current_hub, friendly_errors, when
+from eproc.services import accounts
+
+DEMO_USERNAME = "demo-school"
+
+
+@click.group()
+def account() -> None:
+    """School accounts (FMS logins)."""
+
+
+@account.command("add")
+@click.argument("username")
+@click.option("--establishment", required=True, help="The school's name.")
+@click.option("--buyer-duns", required=True, help="The school's 9-digit DUNS number.")
+@click.option("--supplier-duns", required=True, help="The supplier's 9-digit DUNS number.")
+@click.option("--account-number", default=None, help="The supplier's account number for the school.")
+@click.option("--password", default=None, help="Choose the password (default: a strong one is generated).")
+@click.option("--language", default="en", show_default=True)
+@click.option("--currency", default="GBP", show_default=True)
+@friendly_errors
+def account_add(
+    username: str,
+    establishment: str,
+    buyer_duns: str,
+    supplier_duns: str,
+    account_number: str | None,
+    password: str | None,
+    language: str,
+    currency: str,
+) -> None:
+    """Create a school account."""
+    view, secret = accounts.create_account(
+        current_hub(),
+        username,
+        establishment_name=establishment,
+        buyer_duns=buyer_duns,
+        supplier_duns=supplier_duns,
+        account_number=account_number,
+        password=password,
+        language=language,
+        currency=currency,
+    )
+    click.echo(f"created account {view.username} for {view.establishment_name}")
+    if password is None:
+        click.echo(f"password: {secret}")
+        click.echo("(shown once; type it into FMS under Tools | eProcurement Setup)")
+
+
+@account.command("demo")
+@friendly_errors
+def account_demo() -> None:
+    """Create the demo school account if there is none (used by 'make run')."""
+    hub = current_hub()
+    if accounts.find_account(hub, DEMO_USERNAME) is None:
+        view, secret = accounts.create_account(
+            hub,
+            DEMO_USERNAME,
+            establishment_name="DEMO SCHOOL (not a real school)",
+            buyer_duns="123456789",
+            supplier_duns="987654321",
+            account_number="DEMO-0001",
+        )
+        click.echo("=== DEMO ACCOUNT (for trying eproc out; disable it in production) ===")
+        click.echo(f"username: {view.username}")
+        click.echo(f"password: {secret}")
+        click.echo("buyer DUNS 123456789, supplier DUNS 987654321")
+        return
+    click.echo(
+        f"demo account {DEMO_USERNAME!r} exists; its password was shown when it was created "
+        f"('eproc account reset-password {DEMO_USERNAME}' makes a new one)"
+    )
+
+
+@account.command("list")
+@friendly_errors
+def account_list() -> None:
+    """List school accounts."""
+    rows = accounts.list_accounts(current_hub())
+    click.echo(f"{'USERNAME':<24} {'ENABLED':<8} {'BUYER DUNS':<10} {'SUPPLIER':<10} ESTABLISHMENT")
+    for a in rows:
+        click.echo(
+            f"{a.username:<24} {'yes' if a.enabled else 'no':<8} {a.buyer_duns:<10} "
+            f"{a.supplier_duns:<10} {a.establishment_name}"
+        )
+
+
+def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bool) -> None:
+    for label, value in [
+        ("username", view.username),
+        ("establishment", view.establishment_name),
+        ("buyer DUNS", view.buyer_duns),
+        ("supplier DUNS", view.supplier_duns),
+        ("account number", view.account_number or "-"),
+        ("language / currency", f"{view.language} / {view.currency}"),
+        ("enabled", "yes" if view.enabled else "no"),
+        ("failed logins", str(view.failed_logins)),
+        ("locked", f"yes, until {when(view.locked_until)} ({now_seconds_left}s left)" if locked else "no"),
+        ("password changed", when(view.password_changed_at)),
+        ("previous password valid until", when(view.previous_password_valid_until)),
+        ("created", when(view.created_at)),
+    ]:
+        click.echo(f"{label + ':':<32}{value}")
+
+
+@account.command("show")
+@click.argument("username")
+@friendly_errors
+def account_show(username: str) -> None:
+    """Show an account (never its password)."""
+    from eproc.services.lockout import seconds_left
+
+    hub = current_hub()
+    view = accounts.show_account(hub, username)
+    now = hub.now()
+    _print_account(view, seconds_left(view.locked_until, now), view.is_locked(now))
+
+
+@account.command("disable")
+@click.argument("username")
+@friendly_errors
+def account_disable(username: str) -> None:
+    """Refuse every call from this account (its documents are kept)."""
+    accounts.set_enabled(current_hub(), username, False)
+    click.echo(f"account {username} disabled")
+
+
+@account.command("enable")
+@click.argument("username")
+@friendly_errors
+def account_enable(username: str) -> None:
+    """Allow calls from this account again."""
+    accounts.set_enabled(current_hub(), username, True)
+    click.echo(f"account {username} enabled")
+
+
+@account.command("reset-password")
+@click.argument("username")
+@friendly_errors
+def account_reset_password(username: str) -> None:
+    """Give the account a new generated password; the old one stops working at once."""
+    secret = accounts.reset_password(current_hub(), username)
+    click.echo(f"new password for {username}: {secret}")
+
+
+@account.command("unlock")
+@click.argument("username")
+@friendly_errors
+def account_unlock(username: str) -> None:
+    """Clear failed-login lockout."""
+    accounts.unlock(current_hub(), username)
+    click.echo(f"account {username} unlocked")

@@ -1,0 +1,106 @@
+"""What every ``eproc`` command shares: the hub for this invocation, one error table, formatting."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from eproc import ebis
+from eproc.config import ConfigError, Settings, load_settings
+from eproc.services.errors import EprocError
+from eproc.services.hub import Hub, build_hub
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """Printed as 'eproc: error: <message>' with exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"eproc: error: {self.format_message()}", err=True)
+
+
+class Invocation:
+    """One run of the command line: the settings are read once, the hub built on first use."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._hub: Hub | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def hub(self) -> Hub:
+        if self._hub is None:
+            self._hub = build_hub(self.settings)
+        return self._hub
+
+
+def invocation() -> Invocation:
+    root = click.get_current_context().find_root()
+    if not isinstance(root.obj, Invocation):
+        root.obj = Invocation()
+    return root.obj
+
+
+def current_hub() -> Hub:
+    return invocation().hub
+
+
+def current_settings() -> Settings:
+    return invocation().settings
+
+
+def fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn every expected failure into one readable line instead of a traceback.
+
+    The use cases raise the error vocabulary of ``services/errors.py``; each is already worded
+    for a person, so this one table is all the mapping the command line needs.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (EprocError, ConfigError) as exc:
+            raise CliError(str(exc)) from None
+        except (OperationalError, ProgrammingError) as exc:
+            detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            raise CliError(f"database not ready ({detail}); run 'eproc db upgrade' first") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+def read_for_check(path: str) -> bytes | None:
+    """The file's bytes, or None after saying on stderr why it cannot be read."""
+    try:
+        return ebis.read_document(path, max_bytes=current_settings().max_request_bytes)
+    except IsADirectoryError:
+        click.echo(f"eproc: error: {path}: is a directory, not a document", err=True)
+    except OSError as exc:
+        click.echo(f"eproc: error: {path}: cannot read: {exc.strerror}", err=True)
+    except ebis.XmlRejected as exc:
+        click.echo(f"eproc: error: {path}: {exc}", err=True)
+    return None
+
+
+def document_type_choice(*, with_quote: bool = True) -> click.Choice[str]:
+    """The document types from the one vocabulary (a quote cannot be validated: it has no schema)."""
+    return click.Choice([t for t in ebis.DOCUMENT_TYPES if with_quote or ebis.DOCUMENT_TYPES[t].family])

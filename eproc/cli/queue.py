@@ -1,0 +1,123 @@
+"""``eproc enqueue``, ``eproc documents`` and ``eproc orders``: what goes to FMS and what comes back."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from eproc.cli.common import current_hub, document_type_choice, friendly_errors, read_for_check, when
+from eproc.ebis import decode_document
+from eproc.services import admin, intake
+from eproc.services.errors import InvalidDocument
+
+
+@click.command("enqueue")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--account", "username", default=None, help="The school account (default: routed by DUNS).")
+@click.option("--type", "doc_type", type=document_type_choice(), default=None,
+              help="Document type (default: from the document).")
+@click.option("--fill-checksum", is_flag=True, help="Compute and write a missing or zero checksum first.")
+@friendly_errors
+def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, fill_checksum: bool) -> None:
+    """Queue documents for a school's FMS; prints one DocID per line.
+
+    Each file is checked on its own: a refused file is reported and queues nothing; the others
+    are still queued. The exit status is 1 if any file was refused.
+    """
+    hub = current_hub()
+    failures = 0
+    for path in files:
+        data = read_for_check(path)
+        if data is None:
+            failures += 1
+            continue
+        try:
+            queued = intake.queue_document(
+                hub, data, username=username, requested_type=doc_type, fill_checksum=fill_checksum
+            )
+        except InvalidDocument as exc:
+            failures += 1
+            click.echo(f"eproc: error: {path}: refused: {exc.reason}", err=True)
+            continue
+        click.echo(queued.doc_id)
+        for warning in queued.report.warnings if queued.report else []:
+            click.echo(f"eproc: warning: {path}: {warning.path}: {warning.message} [{warning.rule_id}]", err=True)
+    if failures:
+        sys.exit(1)
+
+
+@click.group()
+def documents() -> None:
+    """The queue of documents for FMS to collect."""
+
+
+@documents.command("list")
+@click.option("--account", "username", default=None)
+@click.option("--unprocessed", is_flag=True, help="Only documents FMS has not marked processed.")
+@friendly_errors
+def documents_list(username: str | None, unprocessed: bool) -> None:
+    """List queued documents."""
+    rows = admin.list_documents(current_hub(), username, unprocessed)
+    click.echo(f"{'DOCID':<30} {'TYPE':<10} {'ACCOUNT':<20} {'NUMBER':<16} {'CREATED':<21} {'PROCESSED':<9} COLLECTED")
+    for d in rows:
+        click.echo(
+            f"{d.doc_id:<30} {d.doc_type:<10} {d.username:<20} {(d.document_number or '-'):<16} "
+            f"{when(d.created_at):<21} {'yes' if d.processed else 'no':<9} {d.collect_count}"
+        )
+
+
+@documents.command("show")
+@click.argument("doc_id")
+@friendly_errors
+def documents_show(doc_id: str) -> None:
+    """Show a document's state, its validation report and its XML."""
+    d = admin.show_document(current_hub(), doc_id)
+    for label, value in [
+        ("DocID", d.doc_id),
+        ("type", d.doc_type),
+        ("account", d.username),
+        ("document number", d.document_number or "-"),
+        ("document date", d.document_date or "-"),
+        ("buyer / supplier DUNS", f"{d.buyer_duns or '-'} / {d.supplier_duns or '-'}"),
+        ("lines / total", f"{d.line_count if d.line_count is not None else '-'} / {d.total_value or '-'}"),
+        ("sha256", d.sha256),
+        ("created", when(d.created_at)),
+        ("expires", when(d.expires_at)),
+        ("processed", f"yes, {when(d.processed_at)}" if d.processed else "no"),
+        (
+            "collected",
+            f"{d.collect_count} times (first {when(d.first_collected_at)}, last {when(d.last_collected_at)})",
+        ),
+    ]:
+        click.echo(f"{label + ':':<24}{value}")
+    if d.report_json:
+        report = json.loads(d.report_json)
+        click.echo(f"{'report:':<24}{report.get('verdict', '')} ({len(report.get('warnings', []))} warnings)")
+    click.echo("")
+    click.echo(decode_document(d.xml or b""))
+
+
+@click.group()
+def orders() -> None:
+    """Authorised Orders received from FMS."""
+
+
+@orders.command("list")
+@click.option("--account", "username", default=None)
+@friendly_errors
+def orders_list(username: str | None) -> None:
+    """List received orders."""
+    rows = admin.list_orders(current_hub(), username)
+    click.echo(f"{'ID':<6} {'ACCOUNT':<20} {'ORDER NUMBER':<20} {'REV':<4} RECEIVED")
+    for o in rows:
+        click.echo(f"{o.id:<6} {o.username:<20} {o.order_number:<20} {o.revision:<4} {when(o.received_at)}")
+
+
+@orders.command("show")
+@click.argument("order_id", type=int)
+@friendly_errors
+def orders_show(order_id: int) -> None:
+    """Print a received order's XML as FMS sent it."""
+    click.echo(decode_document(admin.show_order(current_hub(), order_id).xml or b""))

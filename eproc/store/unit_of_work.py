@@ -1,0 +1,60 @@
+"""The unit of work: one session and the repositories over it; it commits only when told.
+
+Leaving the ``with`` block without :meth:`UnitOfWork.commit` rolls everything back, so a use case
+that raises half-way leaves nothing behind. The database's refusals of a duplicate key become the
+domain's :class:`~eproc.services.errors.Conflict`, so the use cases need not know SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from eproc.services.errors import Conflict
+from eproc.store.repositories import AccountRepository, DocumentRepository, EventRepository, OrderRepository
+
+
+class UnitOfWork:
+    accounts: AccountRepository
+    documents: DocumentRepository
+    orders: OrderRepository
+    events: EventRepository
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._session: Session | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        session = self._sessions()
+        self._session = session
+        self.accounts = AccountRepository(session)
+        self.documents = DocumentRepository(session)
+        self.orders = OrderRepository(session)
+        self.events = EventRepository(session)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        session = self._require()
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+        if isinstance(error, IntegrityError):
+            # A flush inside a repository call hit a unique key: say so in the domain's words.
+            raise Conflict("a concurrent change took the same key first") from None
+
+    def commit(self) -> None:
+        try:
+            self._require().commit()
+        except IntegrityError:
+            raise Conflict("a concurrent change took the same key first") from None
+
+    def _require(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside its 'with' block")
+        return self._session
