@@ -63,8 +63,10 @@ class AllowedHere:
         name = self.path.rstrip("/").rpartition("/")[2]
         out: list[str] = []
         if self.attribute is not None:
-            allowed = ", ".join(self.attributes) if self.attributes else "no attributes"
-            out.append(f"at {self.path} the standard allows the attributes: {allowed}")
+            if self.attributes:
+                out.append(f"at {self.path} the standard allows the attributes: {', '.join(self.attributes)}")
+            else:
+                out.append(f"at {self.path} the standard allows no attributes")
             if not self.attribute_known:
                 out.append(f"{self.attribute} is not one of them")
             return out

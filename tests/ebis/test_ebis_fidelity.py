@@ -26,6 +26,7 @@ from xmlschema.validators import XsdAnyElement, XsdElement, XsdGroup
 
 from eproc.ebis import check_content_document, default_registry, parse_xml
 from eproc.ebis.names import FAMILY_NAMESPACE, Family, family_of, local_name
+from eproc.ebis.standard import explain_schema_finding
 
 FIDELITY = DATA / "fidelity"
 DOCUMENTS: dict[Family, str] = {
@@ -512,6 +513,9 @@ def test_what_the_standard_refuses_is_refused_where_it_is(
     assert not report.accepted
     paths = [finding.path for finding in report.findings if finding.rule_id == "schema"]
     assert where in paths, paths
+    # ...and --explain-schema can say what the standard allows there.
+    finding = next(finding for finding in report.findings if finding.path == where)
+    assert explain_schema_finding(finding)
 
 
 # --------------------------------------------------------------------- BASDA's own files, when local
