@@ -8,7 +8,9 @@ that from the xmlschema model of eproc's own XSDs (the same one that explains re
     at /Invoice/InvoiceHead the standard allows: Schema, Stylesheet (optional), Parameters, ...,
     Checksum (optional) (in this order)
 
-Nothing here is on the accept path: it runs only for findings a person asked to have explained.
+"The standard" here is eproc's schemas: the published structures plus the few deliberate liberties
+listed in ``schemas/ebis/README.md``. Nothing here is on the accept path: it runs only for findings a
+person asked to have explained.
 """
 
 from __future__ import annotations

@@ -545,6 +545,9 @@ def test_basda_published_samples_get_no_schema_finding() -> None:
     assert documents, f"no eBIS-XML Invoice or Order in {directory}"
     refused = {name: findings for name, xml in documents if (findings := _schema_findings(xml))}
     assert refused == {}
+    # The FMS-readiness rules still speak: BASDA's samples carry no DUNS, which FMS needs.
+    reports = [check_content_document(parse_xml(xml)) for _, xml in documents]
+    assert any("duns.supplier.missing" in report.rule_ids() for report in reports)
 
 
 # Where eproc's XSDs deliberately differ from the published 3.10 ones (schemas/ebis/README.md), each
