@@ -37,6 +37,9 @@ TYPE_DESCRIPTIONS = {
     "CommodityClassType": "a UNSPSC class of 2 to 4 digit pairs such as 44 12 15",
     "ActionAttrType": "one of Add, Change, Delete, Original",
     "CalculationTypeAttrType": "D or M",
+    "CardTypeAttrType": "one of Charge, Credit, Debit",
+    "CardMonthYearType": "a month and year as printed on a card, such as 01/27",
+    "CRIType": "1 to 16 letters or digits",
 }
 
 _MISSING_ATTRIBUTE = re.compile(r"missing required attribute '([^']+)'")
