@@ -9,20 +9,23 @@ from pathlib import Path
 import click
 
 from eproc.cli.common import current_hub, document_type_choice, friendly_errors, read_for_check
-from eproc.ebis import ValidationReport
+from eproc.ebis import SchemaRegistry, ValidationReport, explain_schema_finding
 from eproc.services import validation
 from eproc.services.errors import InvalidDocument
 
 EXIT_REJECTED, EXIT_UNREADABLE = 1, 2
 
 
-def _print_report(path: str, report: ValidationReport) -> None:
+def _print_report(path: str, report: ValidationReport, explain_with: SchemaRegistry | None = None) -> None:
     verdict = "ACCEPTED" if report.accepted else "REJECTED"
     kind = report.doc_type or "unknown document"
     click.echo(f"{path}: {verdict} ({kind}; {len(report.errors)} errors, {len(report.warnings)} warnings; "
                f"rules {report.rule_set_version})")
     for finding in report.findings:
         click.echo(f"  {finding.severity:<7} {finding.one_line()}")
+        explanation = explain_schema_finding(finding, explain_with) if explain_with else None
+        for line in (explanation or "").splitlines():
+            click.echo(f"          {line}")
     metadata = report.metadata
     if metadata is not None and metadata.checksum_expected is not None:
         click.echo(f"  checksum stated {metadata.checksum_stated}, expected {metadata.checksum_expected}")
@@ -35,8 +38,12 @@ def _print_report(path: str, report: ValidationReport) -> None:
 @click.option("--account", "username", default=None,
               help="Also run the account's checks: DUNS handshake, language, currency.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.option("--explain-schema", is_flag=True,
+              help="For each schema finding, also say what the standard allows at that point.")
 @friendly_errors
-def validate(files: tuple[str, ...], doc_type: str | None, username: str | None, as_json: bool) -> None:
+def validate(
+    files: tuple[str, ...], doc_type: str | None, username: str | None, as_json: bool, explain_schema: bool
+) -> None:
     """Check documents as 'enqueue' would, without queueing them.
 
     Exit status: 0 all accepted, 1 any rejected, 2 any file unreadable.
@@ -57,9 +64,13 @@ def validate(files: tuple[str, ...], doc_type: str | None, username: str | None,
         if not report.accepted and status == 0:
             status = EXIT_REJECTED
         if as_json:
-            reports.append({"file": path, "report": report.to_dict()})
+            entry = report.to_dict()
+            if explain_schema:
+                for finding, item in zip(report.errors, entry["errors"], strict=True):
+                    item["allowed"] = explain_schema_finding(finding, hub.schemas)
+            reports.append({"file": path, "report": entry})
         else:
-            _print_report(path, report)
+            _print_report(path, report, hub.schemas if explain_schema else None)
     if as_json:
         click.echo(json.dumps(reports, indent=2, ensure_ascii=False))
     sys.exit(status)

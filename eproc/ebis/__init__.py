@@ -16,6 +16,7 @@ from .report import DocumentMetadata, Finding, ValidationReport
 from .rewrite import fill_checksum, fill_checksum_of
 from .rules import CATALOGUE, RULE_SET_VERSION, RULES, AccountExpectations, RuleSpec, rule_table_markdown
 from .schemas import SchemaRegistry, default_registry
+from .standard import explain_schema_finding
 
 __all__ = [
     "CATALOGUE",
@@ -44,6 +45,7 @@ __all__ = [
     "compute_checksum",
     "decode_document",
     "describe_root",
+    "explain_schema_finding",
     "default_registry",
     "extract_metadata",
     "fill_checksum",

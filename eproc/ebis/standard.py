@@ -124,11 +124,11 @@ def allowed_at(schema: xmlschema.XMLSchema, path: str) -> AllowedHere | None:
         return AllowedHere(
             path=element_path, declared=True, attributes=attributes, attribute=attribute, attribute_known=known
         )
-    parent_path = "/" + "/".join(steps[:-1]) if len(chain) > 1 else None
+    context_path: str | None = "/" + "/".join(steps[:-1]) if len(chain) > 1 else None
     return AllowedHere(
         path=element_path,
         declared=True,
-        context=parent_path,
+        context=context_path,
         context_content=_render_content(chain[-2]) if len(chain) > 1 else None,
         content=_render_content(element),
         value=_describe_value(element),
@@ -173,7 +173,7 @@ def _collect(group: XsdGroup, found: dict[str, XsdElement]) -> None:
 
 
 def _element_content(element: XsdElement) -> XsdGroup | None:
-    value_type = element.type
+    value_type: Any = element.type
     if not value_type.is_complex() or value_type.has_simple_content() or value_type.is_empty():
         return None
     content = value_type.content
@@ -182,7 +182,7 @@ def _element_content(element: XsdElement) -> XsdGroup | None:
 
 def _render_content(element: XsdElement) -> str | None:
     """The element's content model in words, or ``None`` when it holds a value, not elements."""
-    value_type = element.type
+    value_type: Any = element.type
     content = _element_content(element)
     if content is None:
         return "nothing (an empty element)" if value_type.is_complex() and value_type.is_empty() else None
@@ -227,14 +227,14 @@ def _occurs(particle: Any, *, plural: bool = False, in_choice: bool = False) -> 
 
 
 def _attribute_names(element: XsdElement) -> set[str]:
-    value_type = element.type
+    value_type: Any = element.type
     if not value_type.is_complex():
         return set()
     return {attribute.local_name or "" for name, attribute in value_type.attributes.items() if name is not None}
 
 
 def _render_attributes(element: XsdElement) -> tuple[str, ...]:
-    value_type = element.type
+    value_type: Any = element.type
     if not value_type.is_complex():
         return ()
     rendered = []
@@ -249,7 +249,7 @@ def _render_attributes(element: XsdElement) -> tuple[str, ...]:
 
 
 def _describe_value(element: XsdElement) -> str | None:
-    value_type = element.type
+    value_type: Any = element.type
     if value_type.is_complex():
         if not value_type.has_simple_content():
             return None
