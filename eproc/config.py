@@ -73,6 +73,9 @@ class Settings:
     trusted_proxy_header: str = ""
     index_xslt: str = ""
     purge_batch_size: int = 500
+    # Comma-separated secrets for the portal API's tokens (the first signs); empty: keys are made
+    # and kept in the database, so every worker and machine shares them with no set-up.
+    api_signing_key: str = ""
     schema_dir: str = str(SCHEMAS_DIR)
     faults: FaultMessages = field(default_factory=FaultMessages)
 

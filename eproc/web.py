@@ -1,4 +1,5 @@
-"""The WSGI application: the SOAP endpoint at the configured path, and a health check.
+"""The WSGI application: the SOAP endpoint at the configured path, the portal API under ``/api``,
+and a health check.
 
 An entry point: it is one of the few places that read the settings (``wsgi.py`` and ``eproc serve``
 call :func:`create_app` without any), and it builds the hub every request goes through.
@@ -20,11 +21,12 @@ log = logging.getLogger("eproc.web")
 
 
 class EprocWsgi:
-    """The application gunicorn serves: routes by path to the SOAP endpoint or the health check."""
+    """The application gunicorn serves: routes by path to the SOAP endpoint, the API or the health check."""
 
-    def __init__(self, hub: Hub, soap: WsgiApp) -> None:
+    def __init__(self, hub: Hub, soap: WsgiApp, api: WsgiApp) -> None:
         self.hub = hub
         self._soap = soap
+        self._api = api
         self._service_path = hub.settings.service_path.rstrip("/")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -32,6 +34,8 @@ class EprocWsgi:
         # ASP.NET paths are case-insensitive, and schools type the URL by hand.
         if request_path.lower() == self._service_path.lower():
             return self._soap(environ, start_response)
+        if request_path == "/api" or request_path.startswith("/api/"):
+            return self._api(environ, start_response)
         if request_path == "/health":
             return self._health(start_response)
         body = f"Not found. The FMS web service is at {self.hub.settings.service_path}\n".encode()
@@ -57,9 +61,11 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> E
 
     Tests pass their own ``settings`` (or a ``hub`` built with a manual clock).
     """
-    from eproc.soap.endpoint import SoapEndpoint  # only web.py knows the SOAP layer
+    from eproc.api.app import create_api  # only web.py knows the API and SOAP layers
+    from eproc.soap.endpoint import SoapEndpoint
 
     if hub is None:
         hub = build_hub(settings or get_settings())
     hub.warm()
-    return EprocWsgi(hub, SoapEndpoint(hub))
+    api: WsgiApp = create_api(hub).wsgi_app  # type: ignore[assignment]  # werkzeug's StartResponse is narrower
+    return EprocWsgi(hub, SoapEndpoint(hub), api)

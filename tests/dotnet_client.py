@@ -154,6 +154,11 @@ def post(
             buffer += chunk
     finally:
         sock.close()
+    # Like .NET, read past an interim 100 that arrived after the body was already on its way (a
+    # worker still starting up answers it late); it was sent all the same.
+    while buffer.startswith(b"HTTP/1.1 100"):
+        got_continue = True
+        buffer = buffer.split(b"\r\n\r\n", 1)[1]
     head_bytes, _, payload = buffer.partition(b"\r\n\r\n")
     status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
     received: dict[str, str] = {}

@@ -47,10 +47,19 @@ def test_the_document_standard_knows_neither_soap_nor_the_store() -> None:
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
-def test_nothing_but_web_imports_the_soap_layer() -> None:
+def test_nothing_but_web_imports_the_soap_layer_or_the_api() -> None:
     importers = [
         str(p.relative_to(PACKAGE))
         for p in PACKAGE.rglob("*.py")
-        if "soap" not in p.parts and p.name != "web.py" and any(i.startswith("eproc.soap") for i in _imports(p))
+        for layer in ("soap", "api")
+        if layer not in p.parts and p.name != "web.py" and any(i.startswith(f"eproc.{layer}") for i in _imports(p))
     ]
     assert importers == []
+
+
+def test_the_api_calls_the_use_cases_never_the_store_or_the_document_standard() -> None:
+    offenders = {
+        p.name: sorted(i for i in _imports(p) if i.startswith(("eproc.store", "eproc.ebis", "sqlalchemy")))
+        for p in _modules("api")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}

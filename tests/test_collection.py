@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +22,12 @@ def make_school(hub) -> authentication.Principal:
     return authentication.authenticate(hub, username, password)
 
 
-def queue_quote(hub, principal, text: str = "<Quote/>") -> str:
+_QUOTES = itertools.count(1)
+
+
+def queue_quote(hub, principal, text: str | None = None) -> str:
+    # Each quote differs: the same bytes still pending for a school are stored only once.
+    text = text or f'<Quote number="{next(_QUOTES)}"/>'
     return intake.queue_document(hub, text.encode(), username=principal.username, requested_type="quote").doc_id
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,3 +47,29 @@ def test_a_document_string_is_stored_as_utf8_with_a_declaration_that_says_so(hub
     sent = ORDER.replace('encoding="utf-8"', 'encoding="utf-16"', 1)
     receipt = intake.receive_order(hub, school, sent)
     assert admin.show_order(hub, receipt.order_id).xml == ORDER.encode("utf-8")
+
+
+def test_holding_a_school_makes_the_next_holder_wait(hub):
+    """What revision numbering (and the one-at-a-time SendOrder) relies on, on both backends: while one
+    unit of work holds a school's row, another one's hold waits until the first commits. (SQLite has
+    no SELECT ... FOR UPDATE: a read there held nothing, and six concurrent amendments could then
+    exhaust their retries.)"""
+    school = make_school(hub)
+    held, released = threading.Event(), []
+
+    def first() -> None:
+        with hub.unit_of_work() as uow:
+            uow.accounts.hold(school.account_id)
+            held.set()
+            time.sleep(0.3)
+            released.append(time.monotonic())
+            uow.commit()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert held.wait(10)
+    with hub.unit_of_work() as uow:
+        uow.accounts.hold(school.account_id)
+        acquired = time.monotonic()
+    thread.join()
+    assert released and acquired >= released[0]

@@ -10,6 +10,7 @@ import click
 from eproc.cli.common import current_hub, document_type_choice, friendly_errors, read_for_check, when
 from eproc.ebis import decode_document
 from eproc.services import admin, intake
+from eproc.services import documents as documents_service
 from eproc.services.errors import InvalidDocument
 
 
@@ -42,6 +43,8 @@ def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, 
             click.echo(f"eproc: error: {path}: refused: {exc.reason}", err=True)
             continue
         click.echo(queued.doc_id)
+        if queued.duplicate:
+            click.echo(f"eproc: note: {path}: already pending as {queued.doc_id}; not stored again", err=True)
         for warning in queued.report.warnings if queued.report else []:
             click.echo(f"eproc: warning: {path}: {warning.path}: {warning.message} [{warning.rule_id}]", err=True)
     if failures:
@@ -97,6 +100,15 @@ def documents_show(doc_id: str) -> None:
         click.echo(f"{'report:':<24}{report.get('verdict', '')} ({len(report.get('warnings', []))} warnings)")
     click.echo("")
     click.echo(decode_document(d.xml or b""))
+
+
+@documents.command("withdraw")
+@click.argument("doc_id")
+@friendly_errors
+def documents_withdraw(doc_id: str) -> None:
+    """Withdraw a queued document: FMS no longer lists or fetches it (refused once processed)."""
+    withdrawn = documents_service.withdraw_document(current_hub(), doc_id)
+    click.echo(f"document {withdrawn.doc_id} withdrawn")
 
 
 @click.group()

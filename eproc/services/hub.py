@@ -19,6 +19,7 @@ from eproc.ebis.schemas import SchemaRegistry
 from eproc.services.clock import Clock, SystemClock
 from eproc.services.credential_cache import CredentialCache
 from eproc.services.passwords import crypt_context
+from eproc.services.signing_keys import SigningKeys
 from eproc.services.throttle import AddressThrottle
 from eproc.store.db import Store
 from eproc.store.unit_of_work import UnitOfWork
@@ -33,6 +34,7 @@ class Hub:
     throttle: AddressThrottle
     schemas: SchemaRegistry
     clock: Clock
+    signing_keys: SigningKeys
 
     def unit_of_work(self) -> UnitOfWork:
         return self.store.unit_of_work()
@@ -55,9 +57,11 @@ class Hub:
 
 
 def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
+    store = Store.at(settings.database_url)
+    clock = clock or SystemClock()
     return Hub(
         settings=settings,
-        store=Store.at(settings.database_url),
+        store=store,
         crypt=crypt_context(settings),
         credentials=CredentialCache(settings.credential_cache_seconds),
         throttle=AddressThrottle(
@@ -67,5 +71,6 @@ def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
             settings.login_lockout_max_seconds,
         ),
         schemas=SchemaRegistry(Path(settings.schema_dir) / "ebis"),
-        clock=clock or SystemClock(),
+        clock=clock,
+        signing_keys=SigningKeys(settings.api_signing_key, store, clock),
     )

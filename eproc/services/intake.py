@@ -12,11 +12,12 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from eproc import ebis
 from eproc.services.authentication import USERNAME_PATTERN, Principal
-from eproc.services.errors import Conflict, InvalidDocument, InvalidInput, NoMatchingAccount
+from eproc.services.errors import Conflict, DuplicateDocument, InvalidDocument, InvalidInput, NoMatchingAccount
+from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.store.models import Account, Document, ReceivedOrder
 from eproc.store.unit_of_work import UnitOfWork
@@ -30,6 +31,9 @@ class QueuedDocument:
     doc_type: str
     username: str
     report: ebis.ValidationReport | None
+    # True when the same document was already pending (or the Idempotency-Key already used):
+    # nothing new was stored and ``doc_id`` is the existing one.
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,17 @@ def queue_document(
     username: str | None = None,
     requested_type: str | None = None,
     fill_checksum: bool = False,
+    idempotency_key: str | None = None,
+    scope: frozenset[int] | None = None,
 ) -> QueuedDocument:
     """Queue a document for a school's FMS to collect.
 
     The document is routed by the DUNS handshake (its buyer and supplier DUNS name the account);
     ``username``, when given, must agree. A document with any error is refused with its report.
+    The same bytes still pending for the account are not stored twice (the pending one is
+    returned, ``duplicate``); another document with the same number still pending is a
+    :class:`DuplicateDocument` until that one is withdrawn. ``scope`` limits the accounts the
+    caller may queue for (an account-limited API token).
     """
     check_requested_type(requested_type)
     inspection = inspect(hub, data)
@@ -104,13 +114,30 @@ def queue_document(
     assert doc_type is not None
     metadata = None if quote else inspection.metadata
     now = hub.now()
+    sha256 = hashlib.sha256(inspection.data).hexdigest()
     with hub.unit_of_work() as uow:
-        account = _route(uow, metadata, username)
+        try:
+            account = _route(uow, metadata, username)
+        except InvalidDocument as exc:
+            # Say why in the document's own terms where it has errors (a DUNS of 8 digits), and
+            # carry its findings with the routing error either way.
+            report = None if quote else check(None)
+            if report is not None and not report.accepted:
+                raise refuse(report) from None
+            exc.report = report
+            raise
+        if scope is not None and account.id not in scope:
+            raise NoMatchingAccount("this token may not queue documents for that school's account")
         report = None
         if not quote:
             report = check(expectations_of(account))
             if not report.accepted:
                 raise refuse(report)
+        # One queueing per school at a time, so two identical documents sent at once are stored once.
+        uow.accounts.hold(account.id)
+        earlier = _earlier(uow, account.id, sha256, metadata, idempotency_key, now)
+        if earlier is not None:
+            return QueuedDocument(earlier.doc_id, earlier.doc_type, account.username, report, duplicate=True)
         doc_id = new_doc_id(doc_type)
         uow.documents.add(
             Document(
@@ -118,7 +145,8 @@ def queue_document(
                 account_id=account.id,
                 doc_type=doc_type,
                 xml=inspection.data,
-                sha256=hashlib.sha256(inspection.data).hexdigest(),
+                sha256=sha256,
+                idempotency_key=idempotency_key,
                 document_number=metadata.document_number if metadata else None,
                 document_date=metadata.document_date if metadata else None,
                 buyer_duns=metadata.buyer_duns if metadata else None,
@@ -132,9 +160,40 @@ def queue_document(
                 expires_at=now + timedelta(days=hub.settings.expiry_days),
             )
         )
-        uow.events.record("queued", now, account.id, doc_id, doc_type)
+        emit(uow, EventType.DOCUMENT_QUEUED, now, account_id=account.id, doc_id=doc_id,
+             data={"type": doc_type, "number": metadata.document_number if metadata else None})
         uow.commit()
         return QueuedDocument(doc_id, doc_type, account.username, report)
+
+
+def _earlier(
+    uow: UnitOfWork,
+    account_id: int,
+    sha256: str,
+    metadata: ebis.DocumentMetadata | None,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Document | None:
+    """The pending document this one repeats (stored once), or :class:`DuplicateDocument`."""
+    if idempotency_key is not None:
+        keyed = uow.documents.by_idempotency_key(account_id, idempotency_key)
+        if keyed is not None:
+            if keyed.sha256 != sha256:
+                raise DuplicateDocument(
+                    f"Idempotency-Key {idempotency_key!r} was used for document {keyed.doc_id} with other content",
+                    keyed.doc_id,
+                )
+            return keyed
+    for pending in uow.documents.pending_with(account_id, now, sha256=sha256):
+        return pending
+    number = metadata.document_number if metadata else None
+    for pending in uow.documents.pending_with(account_id, now, number=number) if number else ():
+        raise DuplicateDocument(
+            f"document number {number} is already pending for this school as {pending.doc_id} with other "
+            f"content; withdraw {pending.doc_id} first to replace it",
+            pending.doc_id,
+        )
+    return None
 
 
 Check = Callable[[ebis.AccountExpectations | None], ebis.ValidationReport]
@@ -241,7 +300,8 @@ def _store_order(
         uow.accounts.hold(account_id)
         existing = uow.orders.with_hash(account_id, order_number, sha256)
         if existing is not None:
-            uow.events.record("order_duplicate", now, account_id, order_number)
+            emit(uow, EventType.ORDER_DUPLICATE, now, account_id=account_id, order_id=existing.id,
+                 subject=order_number)
             uow.commit()
             return ReceivedOrderReceipt(existing.id, order_number, existing.revision, True)
         revision = uow.orders.latest_revision(account_id, order_number) + 1
@@ -255,6 +315,7 @@ def _store_order(
             received_at=now,
         )
         uow.orders.add(order)
-        uow.events.record("order_received", now, account_id, order_number, f"revision {revision}")
+        emit(uow, EventType.ORDER_RECEIVED, now, account_id=account_id, order_id=order.id, subject=order_number,
+             detail=f"revision {revision}", data={"orderNumber": order_number, "revision": revision})
         uow.commit()
         return ReceivedOrderReceipt(order.id, order_number, revision, False)

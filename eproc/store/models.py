@@ -114,6 +114,10 @@ class Document(Base):
     last_collected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     collect_count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Withdrawn by the supplier: FMS no longer lists or fetches it.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The portal's Idempotency-Key, unique per account: a re-send answers the first document.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     # FetchIndex walks (account, processed, created); FetchIndexFromDate walks (account, created):
     # both cost grows with that account's documents, not with the table.
@@ -121,6 +125,10 @@ class Document(Base):
         Index("ix_document_account_unprocessed", "account_id", "processed", "created_at"),
         Index("ix_document_account_created", "account_id", "created_at"),
         Index("ix_document_expires_at", "expires_at"),
+        # Duplicate detection at queueing: the same bytes, or the same document number, pending.
+        Index("ix_document_account_number", "account_id", "document_number"),
+        Index("ix_document_account_sha256", "account_id", "sha256"),
+        UniqueConstraint("account_id", "idempotency_key"),
     )
 
 
@@ -137,17 +145,20 @@ class ReceivedOrder(Base):
     revision: Mapped[int] = mapped_column(Integer)
     report_json: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # When the supplier's order system said it has taken the order (the portal API).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     # Durable duplicate detection: the same order re-sent by FMS is stored once, whichever worker
     # receives it; a revision number is taken once per order.
     __table_args__ = (
         UniqueConstraint("account_id", "order_number", "sha256"),
         UniqueConstraint("account_id", "order_number", "revision"),
+        Index("ix_received_order_account_ack", "account_id", "acknowledged_at", "id"),
     )
 
 
 class Event(Base):
-    """Append-only log of every state change."""
+    """Append-only log of every state change (types: ``eproc/services/events.py``)."""
 
     __tablename__ = "event"
 
@@ -157,6 +168,38 @@ class Event(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     subject: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
+    doc_id: Mapped[str | None] = mapped_column(String(100))
+    order_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    # JSON: what the portal API's feed and webhooks carry beyond the columns.
+    data: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_event_account_at", "account_id", "at"),)
+    __table_args__ = (
+        Index("ix_event_account_at", "account_id", "at"),
+        Index("ix_event_at", "at"),
+    )
+
+
+class ApiToken(Base):
+    """A portal API token: the JWT's ``jti`` is this row's id; revoking it ends the token everywhere."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    permissions: Mapped[str] = mapped_column(Text)  # comma-separated
+    accounts: Mapped[str | None] = mapped_column(Text)  # comma-separated usernames; None: every account
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SigningKey(Base):
+    """A key API tokens are signed with; the newest signs, every one verifies."""
+
+    __tablename__ = "signing_key"
+
+    kid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

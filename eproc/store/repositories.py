@@ -12,7 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import ColumnElement, Connection, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, defer
 
-from eproc.store.models import Account, Document, Event, ReceivedOrder
+from eproc.store.models import Account, ApiToken, Document, Event, ReceivedOrder, SigningKey
 
 
 class CredentialState(NamedTuple):
@@ -70,6 +70,10 @@ class AccountRepository:
     def all(self) -> Sequence[Account]:
         return self._session.scalars(select(Account).order_by(Account.username)).all()
 
+    def ids_of(self, usernames: Sequence[str]) -> list[int]:
+        query = select(Account.id).where(Account.username.in_(list(usernames)))
+        return list(self._session.scalars(query))
+
     def usernames(self) -> dict[int, str]:
         return {row.id: row.username for row in self._session.execute(select(Account.id, Account.username))}
 
@@ -78,8 +82,9 @@ class AccountRepository:
         self._session.flush()
 
     def hold(self, account_id: int) -> None:
-        """Hold the account's row until the unit of work ends (SQLite serialises writers anyway)."""
-        self._session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+        """Hold the account's row until the unit of work ends. A write, because that is what takes
+        the lock on both backends (SQLite has no SELECT ... FOR UPDATE, and reads take no lock)."""
+        self._session.execute(update(Account).where(Account.id == account_id).values(updated_at=Account.updated_at))
 
     def hold_and_reload(self, account: Account, now: datetime) -> None:
         """Hold the account row until the unit of work ends, and re-read it.
@@ -124,8 +129,14 @@ def credential_state(connection: Connection, username: str) -> CredentialState |
 
 
 def _visible(now: datetime) -> ColumnElement[bool]:
-    """Processed documents stay listed until purged; unprocessed ones vanish at expiry."""
-    return or_(Document.processed == true(), Document.expires_at > now)
+    """Processed documents stay listed until purged; unprocessed ones vanish at expiry; withdrawn
+    ones at once."""
+    return Document.withdrawn_at.is_(None) & or_(Document.processed == true(), Document.expires_at > now)
+
+
+def _pending(now: datetime) -> ColumnElement[bool]:
+    """Waiting for FMS: not processed, not withdrawn, not expired."""
+    return (Document.processed == false()) & Document.withdrawn_at.is_(None) & (Document.expires_at > now)
 
 
 def _purgeable(now: datetime, processed_before: datetime) -> ColumnElement[bool]:
@@ -150,7 +161,7 @@ class DocumentRepository:
         """What FetchIndex lists: ids, types and dates only, never the XML."""
         query = (
             select(*_INDEX_COLUMNS)
-            .where(Document.account_id == account_id, Document.processed == false(), Document.expires_at > now)
+            .where(Document.account_id == account_id, _pending(now))
             .order_by(Document.created_at, Document.id)
         )
         return [IndexRow(*row) for row in self._session.execute(query)]
@@ -173,8 +184,11 @@ class DocumentRepository:
     def xml_of(self, document_id: int) -> bytes:
         return self._session.scalars(select(Document.xml).where(Document.id == document_id)).one()
 
-    def by_doc_id(self, doc_id: str) -> Document | None:
-        return self._session.scalars(select(Document).where(Document.doc_id == doc_id)).one_or_none()
+    def by_doc_id(self, doc_id: str, *, with_xml: bool = True) -> Document | None:
+        query = select(Document).where(Document.doc_id == doc_id)
+        if not with_xml:
+            query = query.options(defer(Document.xml))
+        return self._session.scalars(query).one_or_none()
 
     def listing(
         self, account_id: int | None = None, unprocessed_only: bool = False, limit: int = 1000
@@ -191,6 +205,61 @@ class DocumentRepository:
         if unprocessed_only:
             query = query.where(Document.processed == false())
         return self._session.scalars(query).all()
+
+    def pending_with(self, account_id: int, now: datetime, *, sha256: str | None = None,
+                     number: str | None = None) -> Sequence[Document]:
+        """Pending documents of the account with these bytes, or with this document number.
+
+        Each lookup goes through its own index (named for SQLite, whose planner without statistics
+        would rather walk every pending document of the account, reading each one's XML).
+        """
+        if sha256 is not None:
+            same: ColumnElement[bool] = Document.sha256 == sha256
+            index = "ix_document_account_sha256"
+        else:
+            same, index = Document.document_number == number, "ix_document_account_number"
+        query = (
+            select(Document)
+            .with_hint(Document, f"INDEXED BY {index}", "sqlite")
+            .options(defer(Document.xml), defer(Document.report_json))
+            .where(Document.account_id == account_id, same, _pending(now))
+            .order_by(Document.id)
+        )
+        return self._session.scalars(query).all()
+
+    def by_idempotency_key(self, account_id: int, key: str) -> Document | None:
+        query = select(Document).where(Document.account_id == account_id, Document.idempotency_key == key)
+        return self._session.scalars(query).one_or_none()
+
+    def page(
+        self,
+        *,
+        now: datetime,
+        account_ids: Sequence[int] | None,
+        status: str | None,
+        doc_type: str | None,
+        after: int | None,
+        limit: int,
+    ) -> Sequence[Document]:
+        """One keyset page by row id, without XML; ``status`` as the portal API names it."""
+        query = select(Document).options(defer(Document.xml), defer(Document.report_json))
+        if account_ids is not None:
+            query = query.where(Document.account_id.in_(list(account_ids)))
+        if doc_type is not None:
+            query = query.where(Document.doc_type == doc_type)
+        if after is not None:
+            query = query.where(Document.id > after)
+        live = Document.withdrawn_at.is_(None)
+        conditions = {
+            "withdrawn": Document.withdrawn_at.is_not(None),
+            "processed": live & (Document.processed == true()),
+            "expired": live & (Document.processed == false()) & (Document.expires_at <= now),
+            "collected": _pending(now) & (Document.collect_count > 0),
+            "queued": _pending(now) & (Document.collect_count == 0),
+        }
+        if status is not None:
+            query = query.where(conditions[status])
+        return self._session.scalars(query.order_by(Document.id).limit(limit)).all()
 
     def record_collection(self, document_id: int, now: datetime) -> None:
         """Atomic increment: concurrent FetchDocs on several workers lose no count."""
@@ -288,6 +357,27 @@ class OrderRepository:
     def by_id(self, order_id: int) -> ReceivedOrder | None:
         return self._session.get(ReceivedOrder, order_id)
 
+    def page(
+        self, *, account_ids: Sequence[int] | None, acknowledged: bool | None, after: int | None, limit: int
+    ) -> Sequence[ReceivedOrder]:
+        query = select(ReceivedOrder).options(defer(ReceivedOrder.xml))
+        if account_ids is not None:
+            query = query.where(ReceivedOrder.account_id.in_(list(account_ids)))
+        if acknowledged is not None:
+            acked = ReceivedOrder.acknowledged_at.is_not(None)
+            query = query.where(acked if acknowledged else ~acked)
+        if after is not None:
+            query = query.where(ReceivedOrder.id > after)
+        return self._session.scalars(query.order_by(ReceivedOrder.id).limit(limit)).all()
+
+    def revision_ids(self, account_id: int, order_number: str) -> list[int]:
+        query = (
+            select(ReceivedOrder.id)
+            .where(ReceivedOrder.account_id == account_id, ReceivedOrder.order_number == order_number)
+            .order_by(ReceivedOrder.revision)
+        )
+        return list(self._session.scalars(query))
+
     def counts(self) -> dict[int, int]:
         query = select(ReceivedOrder.account_id, func.count()).group_by(ReceivedOrder.account_id)
         return {int(account_id): int(count) for account_id, count in self._session.execute(query)}
@@ -299,13 +389,20 @@ class EventRepository:
 
     def record(
         self,
-        kind: str,
+        type_: str,
         at: datetime,
         account_id: int | None = None,
         subject: str | None = None,
         detail: str | None = None,
+        *,
+        doc_id: str | None = None,
+        order_id: int | None = None,
+        data: str | None = None,
     ) -> None:
-        self._session.add(Event(kind=kind, at=at, account_id=account_id, subject=subject, detail=detail))
+        self._session.add(
+            Event(kind=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
+                  order_id=order_id, data=data)
+        )
 
     def listing(self, account_id: int | None = None, kind: str | None = None) -> Sequence[Event]:
         query = select(Event).order_by(Event.id)
@@ -315,3 +412,64 @@ class EventRepository:
             query = query.where(Event.kind == kind)
         return self._session.scalars(query).all()
 
+    def feed(
+        self,
+        *,
+        from_event_id: int | None,
+        from_date: datetime | None,
+        to_date: datetime | None,
+        types: Sequence[str],
+        account_ids: Sequence[int] | None,
+        offset: int,
+        limit: int,
+    ) -> Sequence[Event]:
+        """Events by id; a range on the primary key (or on ``at``) so a page costs the same at any depth."""
+        query = select(Event)
+        if from_event_id is not None:
+            query = query.where(Event.id >= from_event_id)
+        if from_date is not None:
+            query = query.where(Event.at >= from_date)
+        if to_date is not None:
+            query = query.where(Event.at < to_date)
+        if types:
+            query = query.where(Event.kind.in_(list(types)))
+        if account_ids is not None:
+            query = query.where(Event.account_id.in_(list(account_ids)))
+        return self._session.scalars(query.order_by(Event.id).offset(offset).limit(limit)).all()
+
+
+class TokenRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, token: ApiToken) -> None:
+        self._session.add(token)
+        self._session.flush()
+
+    def by_name(self, name: str) -> ApiToken | None:
+        return self._session.scalars(select(ApiToken).where(ApiToken.name == name)).one_or_none()
+
+    def by_id(self, token_id: str) -> ApiToken | None:
+        return self._session.get(ApiToken, token_id)
+
+    def all(self) -> Sequence[ApiToken]:
+        return self._session.scalars(select(ApiToken).order_by(ApiToken.name)).all()
+
+    def touch(self, token_id: str, now: datetime) -> None:
+        self._session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+
+class SigningKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, key: SigningKey) -> None:
+        self._session.add(key)
+        self._session.flush()
+
+    def all_newest_first(self) -> Sequence[SigningKey]:
+        return self._session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
+
+    def delete_all_but(self, kid: str) -> int:
+        result = self._session.execute(delete(SigningKey).where(SigningKey.kid != kid))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,8 +1,9 @@
 """The unit of work: one session and the repositories over it; it commits only when told.
 
 Leaving the ``with`` block without :meth:`UnitOfWork.commit` rolls everything back, so a use case
-that raises half-way leaves nothing behind. The database's refusals of a duplicate key become the
-domain's :class:`~eproc.services.errors.Conflict`, so the use cases need not know SQLAlchemy.
+that raises half-way leaves nothing behind; the objects it read stay readable after the block.
+The database's refusals of a duplicate key become the domain's
+:class:`~eproc.services.errors.Conflict`, so the use cases need not know SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eproc.services.errors import Conflict
-from eproc.store.repositories import AccountRepository, DocumentRepository, EventRepository, OrderRepository
+from eproc.store.repositories import (
+    AccountRepository,
+    DocumentRepository,
+    EventRepository,
+    OrderRepository,
+    SigningKeyRepository,
+    TokenRepository,
+)
 
 
 class UnitOfWork:
@@ -21,6 +29,8 @@ class UnitOfWork:
     documents: DocumentRepository
     orders: OrderRepository
     events: EventRepository
+    tokens: TokenRepository
+    signing_keys: SigningKeyRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -33,6 +43,8 @@ class UnitOfWork:
         self.documents = DocumentRepository(session)
         self.orders = OrderRepository(session)
         self.events = EventRepository(session)
+        self.tokens = TokenRepository(session)
+        self.signing_keys = SigningKeyRepository(session)
         return self
 
     def __exit__(
@@ -40,8 +52,12 @@ class UnitOfWork:
     ) -> None:
         session = self._require()
         try:
-            session.rollback()
+            if error is not None:
+                session.rollback()
         finally:
+            # close() ends the transaction (rolling back whatever was not committed) and detaches
+            # the objects with what they had loaded, so a use case may still read them afterwards;
+            # a rollback would expire them.
             session.close()
             self._session = None
         if isinstance(error, IntegrityError):

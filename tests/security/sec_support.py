@@ -4,6 +4,7 @@ the peak memory of a server's worker, and everything a database holds, as text."
 from __future__ import annotations
 
 import http.server
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,16 +27,22 @@ AUTH_FAULT = "AuthenticationException: The username or password supplied is not 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ebis" / "valid"
 
 
+_QUOTE_NUMBERS = itertools.count(1)
+
+
 def queue_quotes(hub: Hub, username: str, count: int) -> list[str]:
-    """``count`` documents for ``username``, each naming its owner (so a leak shows in its text)."""
+    """``count`` documents for ``username``, each naming its owner (so a leak shows in its text).
+
+    Each is numbered apart: the same bytes still pending for a school are stored only once.
+    """
     return [
         intake.queue_document(
             hub,
-            f"<Quote><Owner>{username}</Owner><N>{n}</N></Quote>".encode(),
+            f"<Quote><Owner>{username}</Owner><N>{next(_QUOTE_NUMBERS)}</N></Quote>".encode(),
             username=username,
             requested_type="quote",
         ).doc_id
-        for n in range(count)
+        for _ in range(count)
     ]
 
 

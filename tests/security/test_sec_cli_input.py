@@ -34,7 +34,7 @@ DTD_REFUSED = "DTDs and entity declarations are not allowed (<!DOCTYPE ...>): eB
 # Runs each ``eproc`` command line it is given (JSON on stdin) in this one process, then reports
 # the results and the process's peak resident memory (the kernel's high-water mark, in KiB).
 RUNNER = """
-import json, resource, sys, traceback
+import json, sys, traceback
 from click.testing import CliRunner
 from eproc.cli import main
 results = []
@@ -44,7 +44,11 @@ for args in json.load(sys.stdin):
     if run.exception is not None and not isinstance(run.exception, SystemExit):
         stderr += "".join(traceback.format_exception(*run.exc_info))
     results.append([run.exit_code, run.stdout, stderr])
-print(json.dumps({"results": results, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec, so a
+# child of a large pytest process would report the parent's size.
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"results": results, "peak_kib": peak}))
 """
 
 
