@@ -141,7 +141,7 @@ def test_enqueue_routes_by_duns_and_lists(eproc):
     shown = eproc("documents", "show", doc_ids[1]).stdout
     assert "type:                   invoice" in shown
     assert shown.rstrip("\n").endswith((DATA / "invoice-full.xml").read_text().rstrip("\n"))
-    events = eproc("events", "--kind", "queued").stdout
+    events = eproc("events", "--type", "document.queued").stdout
     assert all(doc_id in events for doc_id in doc_ids)
 
 
@@ -193,7 +193,7 @@ def test_purge_removes_only_expired_documents(eproc):
     assert eproc("purge").stdout.strip() == "purged 1 documents (1 expired uncollected, 0 processed past retention)"
     listed = eproc("documents", "list").stdout
     assert kept in listed and expired not in listed
-    assert expired in eproc("events", "--kind", "purged").stdout
+    assert expired in eproc("events", "--type", "document.purged").stdout
     assert eproc("purge").stdout.strip().startswith("purged 0 documents")
 
 

@@ -95,8 +95,8 @@ def test_status_changes_are_logged_once(hub):
     doc_id = queue_quote(hub, school)
     changed = [collection.update_document_status(hub, school, doc_id, p) for p in (True, True, False, False, True)]
     assert changed == [True, False, True, False, True]
-    kinds = [e.kind for e in admin.list_events(hub, school.username) if e.subject == doc_id]
-    assert kinds == ["queued", "processed", "unprocessed", "processed"]
+    kinds = [e.type for e in admin.list_events(hub, school.username) if e.subject == doc_id]
+    assert kinds == ["document.queued", "document.processed", "document.unprocessed", "document.processed"]
 
 
 def test_fetch_records_collection_without_touching_processed(hub):
@@ -126,7 +126,7 @@ def test_purge_in_batches_logs_every_document(database_url):
     assert len(admin.list_documents(hub)) == 8
     assert housekeeping.purge(hub) == housekeeping.PurgeResult(5, 1, False)
     assert {d.doc_id for d in admin.list_documents(hub)} == {recent_processed, live}
-    purged = {e.subject for e in admin.list_events(hub, kind="purged")}
+    purged = {e.subject for e in admin.list_events(hub, type_="document.purged")}
     assert purged == {*expired, old_processed}
     with Session(hub.store.engine) as session:
         assert session.query(Document).count() == 2

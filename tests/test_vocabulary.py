@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eproc import ebis
 from eproc.cli import main
-from eproc.services.events import EVENT_KINDS
+from eproc.services.events import EVENT_TYPE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,5 +51,13 @@ def test_docid_prefixes_are_distinct() -> None:
 
 def test_events_offers_exactly_the_event_kinds() -> None:
     events = main.commands["events"]
-    choice = next(p for p in events.params if p.name == "kind").type
-    assert list(choice.choices) == list(EVENT_KINDS)
+    choice = next(p for p in events.params if p.name == "type_").type
+    assert list(choice.choices) == list(EVENT_TYPE_NAMES)
+    assert all(name.count(".") == 1 for name in EVENT_TYPE_NAMES)  # dotted, as the API publishes them
+
+
+def test_the_readme_event_table_is_the_generated_one() -> None:
+    from eproc.services.events import event_table_markdown
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert event_table_markdown() in readme

@@ -6,17 +6,18 @@ import click
 
 from eproc.cli.common import current_hub, friendly_errors, when
 from eproc.services import admin, housekeeping
-from eproc.services.events import EVENT_KINDS
+from eproc.services.events import EVENT_TYPE_NAMES
 
 
 @click.command("events")
 @click.option("--account", "username", default=None)
-@click.option("--kind", type=click.Choice(list(EVENT_KINDS)), default=None, help="Only events of this kind.")
+@click.option("--type", "--kind", "type_", type=click.Choice(list(EVENT_TYPE_NAMES)), default=None,
+              help="Only events of this type (see the README's event table).")
 @friendly_errors
-def events(username: str | None, kind: str | None) -> None:
+def events(username: str | None, type_: str | None) -> None:
     """The event log, oldest first."""
-    for e in admin.list_events(current_hub(), username, kind):
-        click.echo(f"{when(e.at)}  {e.kind:<18} {e.username or '-':<20} {e.subject or '-'}  {e.detail or ''}".rstrip())
+    for e in admin.list_events(current_hub(), username, type_):
+        click.echo(f"{when(e.at)}  {e.type:<24} {e.username or '-':<20} {e.subject or '-'}  {e.detail or ''}".rstrip())
 
 
 @click.command("status")

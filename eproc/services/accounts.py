@@ -12,6 +12,7 @@ from datetime import datetime
 
 from eproc.services.authentication import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from eproc.services.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.services.lockout import is_locked
 from eproc.services.passwords import generate_password
@@ -127,7 +128,7 @@ def create_account(
                 updated_at=now,
             )
             uow.accounts.add(account)
-            uow.events.record("account_created", now, account.id, username)
+            emit(uow, EventType.ACCOUNT_CREATED, now, account_id=account.id, subject=username)
             uow.commit()
             view = AccountView.of(account)
     except Conflict:
@@ -151,7 +152,7 @@ def _no_such_account(username: str) -> NotFound:
 AdminChange = Callable[[Account, datetime], str | None]
 
 
-def _admin_update(hub: Hub, username: str, event: str, change: AdminChange) -> AccountView:
+def _admin_update(hub: Hub, username: str, event: EventType, change: AdminChange) -> AccountView:
     """Apply an admin's change under the row lock, and bump the credential version so that every
     worker's credential cache forgets the account at once."""
     now = hub.now()
@@ -162,7 +163,7 @@ def _admin_update(hub: Hub, username: str, event: str, change: AdminChange) -> A
         uow.accounts.hold_and_reload(account, now)
         detail = change(account, now)
         account.credential_version += 1
-        uow.events.record(event, now, account.id, username, detail)
+        emit(uow, event, now, account_id=account.id, subject=username, detail=detail)
         uow.commit()
         return AccountView.of(account)
 
@@ -181,7 +182,7 @@ def reset_password(hub: Hub, username: str) -> str:
         account.locked_until = None
         return "reset by admin"
 
-    _admin_update(hub, username, "password_changed", change)
+    _admin_update(hub, username, EventType.ACCOUNT_PASSWORD_CHANGED, change)
     return new_password
 
 
@@ -189,7 +190,7 @@ def set_enabled(hub: Hub, username: str, enabled: bool) -> AccountView:
     def change(account: Account, now: datetime) -> None:
         account.enabled = enabled
 
-    return _admin_update(hub, username, "account_enabled" if enabled else "account_disabled", change)
+    return _admin_update(hub, username, EventType.ACCOUNT_ENABLED if enabled else EventType.ACCOUNT_DISABLED, change)
 
 
 def unlock(hub: Hub, username: str) -> AccountView:
@@ -197,7 +198,7 @@ def unlock(hub: Hub, username: str) -> AccountView:
         account.failed_logins = 0
         account.locked_until = None
 
-    return _admin_update(hub, username, "account_unlocked", change)
+    return _admin_update(hub, username, EventType.ACCOUNT_UNLOCKED, change)
 
 
 def update_account(
@@ -244,9 +245,10 @@ def update_account(
             changed.append("account_number")
         return "changed " + ", ".join(changed) if changed else "nothing changed"
 
-    event = "account_updated"
-    if enabled is not None and establishment_name is buyer_duns is supplier_duns is account_number is None:
-        event = "account_enabled" if enabled else "account_disabled"
+    details = (establishment_name, buyer_duns, supplier_duns, account_number, language, currency)
+    event = EventType.ACCOUNT_UPDATED
+    if enabled is not None and all(value is None for value in details) and not clear_account_number:
+        event = EventType.ACCOUNT_ENABLED if enabled else EventType.ACCOUNT_DISABLED
     return _admin_update(hub, username, event, change)
 
 

@@ -53,7 +53,7 @@ class OrderView:
 @dataclass(frozen=True)
 class EventView:
     at: datetime
-    kind: str
+    type: str
     username: str | None
     subject: str | None
     detail: str | None
@@ -176,11 +176,11 @@ def show_order(hub: Hub, order_id: int) -> OrderView:
         return _order_view(order, uow.accounts.usernames().get(order.account_id, "?"), full=True)
 
 
-def list_events(hub: Hub, username: str | None = None, kind: str | None = None) -> list[EventView]:
+def list_events(hub: Hub, username: str | None = None, type_: str | None = None) -> list[EventView]:
     with hub.unit_of_work() as uow:
         names = uow.accounts.usernames()
-        rows = uow.events.listing(_account_id(uow, username), kind)
+        rows = uow.events.listing(_account_id(uow, username), type_)
         return [
-            EventView(e.at, e.kind, names.get(e.account_id) if e.account_id else None, e.subject, e.detail)
+            EventView(e.at, e.type, names.get(e.account_id) if e.account_id else None, e.subject, e.detail)
             for e in rows
         ]

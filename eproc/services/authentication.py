@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from eproc.services.errors import AuthenticationFailed
+from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.services.lockout import growing_lockout, is_locked
 from eproc.services.passwords import generate_password
@@ -188,7 +189,8 @@ def _record_failure(
     reason: str,
 ) -> None:
     account_id = account.id if account is not None else None
-    uow.events.record("login_failed", now, account_id, _subject(username), _origin(reason, address))
+    emit(uow, EventType.LOGIN_FAILED, now, account_id=account_id, subject=_subject(username),
+         detail=_origin(reason, address), data={"reason": reason, "address": address})
     if account is None:
         return
     failures = uow.accounts.count_failed_login(account)
@@ -201,13 +203,15 @@ def _record_failure(
         account.locked_until = now + timedelta(seconds=seconds)
         account.credential_version += 1
         detail = f"locked for {seconds}s after {failures} failed logins"
-        uow.events.record("login_locked", now, account.id, username, detail)
+        emit(uow, EventType.ACCOUNT_LOCKED, now, account_id=account.id, subject=username, detail=detail,
+             data={"seconds": seconds, "failures": failures})
 
 
 def _record_refusal(hub: Hub, username: str, address: str | None, reason: str) -> None:
     """A failure that involves no account (its event only)."""
     with hub.unit_of_work() as uow:
-        uow.events.record("login_failed", hub.now(), None, _subject(username), _origin(reason, address))
+        emit(uow, EventType.LOGIN_FAILED, hub.now(), subject=_subject(username), detail=_origin(reason, address),
+             data={"reason": reason, "address": address})
         uow.commit()
 
 
@@ -221,7 +225,8 @@ def _count_address_failure(hub: Hub, address: str | None) -> None:
         f"within {int(throttle.window)}s"
     )
     with hub.unit_of_work() as uow:
-        uow.events.record("login_locked", hub.now(), None, address, detail)
+        emit(uow, EventType.LOGIN_ADDRESS_LOCKED, hub.now(), subject=address, detail=detail,
+             data={"seconds": seconds, "address": address})
         uow.commit()
 
 
@@ -252,10 +257,8 @@ def change_password(hub: Hub, principal: Principal) -> str:
         # guess (FMS tries again with whatever password it holds).
         overtaken = account.credential_version != principal.credential_version
         if overtaken:
-            uow.events.record(
-                "login_failed", now, account.id, account.username,
-                "ChangePassword refused: the credentials changed while the call was running",
-            )
+            emit(uow, EventType.LOGIN_FAILED, now, account_id=account.id, subject=account.username,
+                 detail="ChangePassword refused: the credentials changed while the call was running")
         else:
             if principal.slot == "current":
                 account.previous_password_hash = account.password_hash
@@ -264,7 +267,8 @@ def change_password(hub: Hub, principal: Principal) -> str:
             account.password_hash = new_hash
             account.password_changed_at = now
             account.credential_version += 1
-            uow.events.record("password_changed", now, account.id, account.username, "ChangePassword")
+            emit(uow, EventType.ACCOUNT_PASSWORD_CHANGED, now, account_id=account.id, subject=account.username,
+                 detail="ChangePassword", data={"by": "ChangePassword"})
         uow.commit()
     if overtaken:
         raise AuthenticationFailed()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from eproc.services.authentication import Principal
 from eproc.services.errors import DocumentNotFound
+from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.store.unit_of_work import UnitOfWork
 
@@ -64,7 +65,7 @@ def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
     with hub.unit_of_work() as uow:
         document_id = _own_document_id(uow, principal, doc_id, now)
         uow.documents.record_collection(document_id, now)
-        uow.events.record("collected", now, principal.account_id, doc_id)
+        emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
         data = uow.documents.xml_of(document_id)
         uow.commit()
     return data
@@ -80,6 +81,7 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
         document_id = _own_document_id(uow, principal, doc_id, now)
         changed = uow.documents.set_processed(document_id, processed, now)
         if changed:
-            uow.events.record("processed" if processed else "unprocessed", now, principal.account_id, doc_id)
+            kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
+            emit(uow, kind, now, account_id=principal.account_id, doc_id=doc_id)
         uow.commit()
     return changed

@@ -20,29 +20,27 @@ from eproc.store.unit_of_work import UnitOfWork
 
 
 class EventType(StrEnum):
-    # The values are the kinds the event log has always used; they become dotted
-    # (document.queued, ...) with the events feed's next migration.
-    DOCUMENT_QUEUED = "queued"
-    DOCUMENT_COLLECTED = "collected"
-    DOCUMENT_PROCESSED = "processed"
-    DOCUMENT_UNPROCESSED = "unprocessed"
-    DOCUMENT_EXPIRED = "expired"
-    DOCUMENT_WITHDRAWN = "withdrawn"
-    DOCUMENT_PURGED = "purged"
-    ORDER_RECEIVED = "order_received"
-    ORDER_DUPLICATE = "order_duplicate"
-    ORDER_ACKNOWLEDGED = "order_acknowledged"
-    ACCOUNT_CREATED = "account_created"
-    ACCOUNT_UPDATED = "account_updated"
-    ACCOUNT_DISABLED = "account_disabled"
-    ACCOUNT_ENABLED = "account_enabled"
-    ACCOUNT_UNLOCKED = "account_unlocked"
-    ACCOUNT_PASSWORD_CHANGED = "password_changed"
-    ACCOUNT_LOCKED = "login_locked"
-    LOGIN_FAILED = "login_failed"
-    LOGIN_ADDRESS_LOCKED = "login_locked"  # the same kind as a username lockout, until the rename
-    TOKEN_CREATED = "token_created"
-    TOKEN_REVOKED = "token_revoked"
+    DOCUMENT_QUEUED = "document.queued"
+    DOCUMENT_COLLECTED = "document.collected"
+    DOCUMENT_PROCESSED = "document.processed"
+    DOCUMENT_UNPROCESSED = "document.unprocessed"
+    DOCUMENT_EXPIRED = "document.expired"
+    DOCUMENT_WITHDRAWN = "document.withdrawn"
+    DOCUMENT_PURGED = "document.purged"
+    ORDER_RECEIVED = "order.received"
+    ORDER_DUPLICATE = "order.duplicate"
+    ORDER_ACKNOWLEDGED = "order.acknowledged"
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_DISABLED = "account.disabled"
+    ACCOUNT_ENABLED = "account.enabled"
+    ACCOUNT_UNLOCKED = "account.unlocked"
+    ACCOUNT_PASSWORD_CHANGED = "account.password_changed"
+    ACCOUNT_LOCKED = "account.locked"
+    LOGIN_FAILED = "login.failed"
+    LOGIN_ADDRESS_LOCKED = "login.address_locked"
+    TOKEN_CREATED = "token.created"
+    TOKEN_REVOKED = "token.revoked"
 
 
 # What each type means, for the README, `eproc events --type` and the API's documentation.
@@ -69,8 +67,15 @@ EVENT_TYPES: dict[str, str] = {
     EventType.TOKEN_CREATED: "an admin created an API token",
     EventType.TOKEN_REVOKED: "an admin revoked an API token",
 }
-# By value, for the command line's --kind option.
-EVENT_KINDS: dict[str, str] = {str(kind): meaning for kind, meaning in EVENT_TYPES.items()}
+def event_table_markdown() -> str:
+    """The README's table of event types, made from :data:`EVENT_TYPES`."""
+    rows = ["| type | what happened |", "|---|---|"]
+    rows += [f"| `{kind}` | {meaning} |" for kind, meaning in EVENT_TYPES.items()]
+    return "\n".join(rows) + "\n"
+
+
+# By value: what `eproc events --type` and the API's `type` filter accept.
+EVENT_TYPE_NAMES: dict[str, str] = {str(kind): meaning for kind, meaning in EVENT_TYPES.items()}
 
 
 def emit(
@@ -136,7 +141,7 @@ def check_query(query: EventQuery) -> None:
         and query.to_date < query.from_date
     ):
         raise InvalidInput("toDate must be the same as or later than fromDate")
-    unknown = [t for t in query.types if t not in EVENT_TYPES]
+    unknown = [t for t in query.types if t not in EVENT_TYPE_NAMES]
     if unknown:
         raise InvalidInput(f"unknown event type {unknown[0]!r}")
 
@@ -144,7 +149,7 @@ def check_query(query: EventQuery) -> None:
 def record_of(row: Event, username: str | None) -> EventRecord:
     return EventRecord(
         id=row.id,
-        type=row.kind,
+        type=row.type,
         at=row.at,
         account=username,
         doc_id=row.doc_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 
 
@@ -40,7 +41,11 @@ def purge(hub: Hub, *, dry_run: bool = False) -> PurgeResult:
                 break
             for candidate in batch:
                 reason = "processed, past retention" if candidate.processed else "expired uncollected"
-                uow.events.record("purged", now, candidate.account_id, candidate.doc_id, reason)
+                if not candidate.processed:
+                    emit(uow, EventType.DOCUMENT_EXPIRED, now, account_id=candidate.account_id,
+                         doc_id=candidate.doc_id)
+                emit(uow, EventType.DOCUMENT_PURGED, now, account_id=candidate.account_id, doc_id=candidate.doc_id,
+                     detail=reason, data={"reason": reason})
                 processed += candidate.processed
                 expired += not candidate.processed
             uow.documents.delete([candidate.id for candidate in batch])

@@ -160,7 +160,7 @@ def queue_document(
                 expires_at=now + timedelta(days=hub.settings.expiry_days),
             )
         )
-        emit(uow, EventType.DOCUMENT_QUEUED, now, account_id=account.id, doc_id=doc_id,
+        emit(uow, EventType.DOCUMENT_QUEUED, now, account_id=account.id, doc_id=doc_id, detail=doc_type,
              data={"type": doc_type, "number": metadata.document_number if metadata else None})
         uow.commit()
         return QueuedDocument(doc_id, doc_type, account.username, report)

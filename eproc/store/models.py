@@ -164,7 +164,7 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
-    kind: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     subject: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
@@ -176,6 +176,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_event_account_at", "account_id", "at"),
         Index("ix_event_at", "at"),
+        Index("ix_event_type_id", "type", "id"),
     )
 
 

@@ -400,16 +400,16 @@ class EventRepository:
         data: str | None = None,
     ) -> None:
         self._session.add(
-            Event(kind=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
+            Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
                   order_id=order_id, data=data)
         )
 
-    def listing(self, account_id: int | None = None, kind: str | None = None) -> Sequence[Event]:
+    def listing(self, account_id: int | None = None, type_: str | None = None) -> Sequence[Event]:
         query = select(Event).order_by(Event.id)
         if account_id is not None:
             query = query.where(Event.account_id == account_id)
-        if kind is not None:
-            query = query.where(Event.kind == kind)
+        if type_ is not None:
+            query = query.where(Event.type == type_)
         return self._session.scalars(query).all()
 
     def feed(
@@ -432,7 +432,7 @@ class EventRepository:
         if to_date is not None:
             query = query.where(Event.at < to_date)
         if types:
-            query = query.where(Event.kind.in_(list(types)))
+            query = query.where(Event.type.in_(list(types)))
         if account_ids is not None:
             query = query.where(Event.account_id.in_(list(account_ids)))
         return self._session.scalars(query.order_by(Event.id).offset(offset).limit(limit)).all()

@@ -77,8 +77,8 @@ def test_the_whole_story(live_server, live_hub) -> None:  # type: ignore[no-unty
     assert {e["account"] for e in story} == {username}  # a token limited to one school sees its events only
     types = [e["type"] for e in story]
     assert types == [
-        "account_created", "queued", "queued", "collected", "collected", "processed", "order_received",
-        "order_acknowledged",
+        "account.created", "document.queued", "document.queued", "document.collected", "document.collected",
+        "document.processed", "order.received", "order.acknowledged",
     ]
     ids = [e["id"] for e in story]
     assert ids == sorted(ids)

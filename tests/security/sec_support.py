@@ -66,7 +66,7 @@ def stored_counts(hub: Hub) -> dict[str, int]:
 
 def events_of(hub: Hub, kind: str | None = None) -> list[Event]:
     with Session(hub.store.engine) as session:
-        return list(EventRepository(session).listing(kind=kind))
+        return list(EventRepository(session).listing(type_=kind))
 
 
 def database_text(database_url: str) -> str:

@@ -159,7 +159,7 @@ def test_import_cycles_and_a_password_change_at_once(postgres_server: tuple[Live
             assert stored[doc_id].processed is tenant.processed.get(doc_id, False), doc_id
         assert sum(tenant.fetched.values()) > 0
     # Every change happened once, and the last password handed out is the one that works.
-    changed = [e for e in events_of(hub, "password_changed") if e.subject == tenants[0].username]
+    changed = [e for e in events_of(hub, "account.password_changed") if e.subject == tenants[0].username]
     assert len(changed) == len(changes) == PASSWORD_CHANGES
     final = changes[-1]
     assert call(server.endpoint, "FetchIndex", tenants[0].username, final).status == 200

@@ -46,9 +46,9 @@ def test_the_limit_locks_the_account_and_the_right_password_is_refused_too(limit
     account = account_row(limited_hub, username)
     assert account.failed_logins == 3 and account.locked_until is not None
     assert refused(limited_hub, username, PASSWORD)
-    failed = [e for e in events_of(limited_hub, "login_failed") if e.subject == username]
+    failed = [e for e in events_of(limited_hub, "login.failed") if e.subject == username]
     assert [e.detail for e in failed] == ["wrong password"] * 3 + ["account locked"]
-    [locked] = events_of(limited_hub, "login_locked")
+    [locked] = events_of(limited_hub, "account.locked")
     assert (locked.subject, locked.detail) == (username, "locked for 60s after 3 failed logins")
     assert locked.account_id == account.id
 
@@ -139,7 +139,7 @@ def test_concurrent_failures_are_all_counted(database_url: str) -> None:
         thread.join()
     assert errors == []
     assert account_row(hub, username).failed_logins == threads * per_thread
-    assert len([e for e in events_of(hub, "login_failed") if e.subject == username]) == threads * per_thread
+    assert len([e for e in events_of(hub, "login.failed") if e.subject == username]) == threads * per_thread
 
 
 def test_concurrent_failures_lock_the_account_once(database_url: str) -> None:
@@ -159,7 +159,7 @@ def test_concurrent_failures_lock_the_account_once(database_url: str) -> None:
     for thread in pool:
         thread.join()
     assert account_row(hub, username).failed_logins == 24
-    assert len(events_of(hub, "login_locked")) == 1  # one lockout, not one per worker that saw the limit
+    assert len(events_of(hub, "account.locked")) == 1  # one lockout, not one per worker that saw the limit
 
 
 def test_failures_without_an_account_are_events_too(hub: Hub) -> None:
@@ -167,7 +167,7 @@ def test_failures_without_an_account_are_events_too(hub: Hub) -> None:
     refused(hub, "x' OR '1'='1", "guess")
     refused(hub, "u" * 1_000_000, "guess")
     refused(hub, "", "")
-    events = events_of(hub, "login_failed")
+    events = events_of(hub, "login.failed")
     assert [(e.subject, e.detail) for e in events] == [
         ("nobody-here", "unknown username; from 198.51.100.4"),
         ("x' OR '1'='1", "malformed username"),
@@ -224,7 +224,7 @@ def test_account_show_and_unlock_through_the_cli(database_url: str) -> None:
     shown = _eproc(database_url, "account", "show", username).stdout
     assert (_field(shown, "failed logins"), _field(shown, "locked")) == ("0", "no")
     assert not refused(hub, username, PASSWORD)
-    assert [e.subject for e in events_of(hub, "account_unlocked")] == [username]
+    assert [e.subject for e in events_of(hub, "account.unlocked")] == [username]
 
 
 def test_unlock_of_an_unknown_account_is_a_one_line_error(database_url: str) -> None:

@@ -150,7 +150,7 @@ def test_no_password_in_plain_text_anywhere(database_url: str) -> None:
     shown_run, events_run = run_cli(database_url, "account", "show", username), run_cli(database_url, "events")
     assert (shown_run.returncode, events_run.returncode) == (0, 0), shown_run.stderr + events_run.stderr
     shown, events = shown_run.stdout, events_run.stdout
-    assert "login_locked" in events and "password_changed" in events
+    assert "account.locked" in events and "account.password_changed" in events
     everything = {"server log": log, "account show": shown, "events": events, "database": database_text(database_url)}
     for secret in secrets_seen:
         for where, text in everything.items():

@@ -127,10 +127,10 @@ def test_password_spraying_from_one_address_is_stopped(throttled_hub: Hub) -> No
     with pytest.raises(AuthenticationFailed):
         authentication.authenticate(throttled_hub, username, PASSWORD, "203.0.113.9")
     authentication.authenticate(throttled_hub, username, PASSWORD, "203.0.113.10")
-    [locked] = events_of(throttled_hub, "login_locked")
+    [locked] = events_of(throttled_hub, "login.address_locked")
     assert (locked.subject, locked.account_id) == ("203.0.113.9", None)
     assert locked.detail == "client address refused for 60s after 4 failed logins within 600s"
-    last = events_of(throttled_hub, "login_failed")[-1]
+    last = events_of(throttled_hub, "login.failed")[-1]
     assert last.detail == "client address refused after repeated failures; from 203.0.113.9"
 
 
@@ -183,11 +183,11 @@ def test_the_proxy_header_decides_the_address_only_when_configured(database_url:
     other = call(server.endpoint, "FetchIndex", username, PASSWORD, headers={"X-Forwarded-For": "198.51.100.67"})
     if trusted:
         assert other.status == 200
-        subjects = {e.subject for e in events_of(hub, "login_locked")}
+        subjects = {e.subject for e in events_of(hub, "login.address_locked")}
         assert subjects == {"198.51.100.66"}
     else:
         assert other.fault() == ("soap:Client", AUTH_FAULT)
-        assert {e.subject for e in events_of(hub, "login_locked")} == {"127.0.0.1"}
+        assert {e.subject for e in events_of(hub, "login.address_locked")} == {"127.0.0.1"}
 
 
 def test_a_missing_auth_header_counts_as_a_failed_login(database_url: str) -> None:
@@ -197,7 +197,7 @@ def test_a_missing_auth_header_counts_as_a_failed_login(database_url: str) -> No
     assert reply.fault() == ("soap:Client", AUTH_FAULT)
     empty = post(server.endpoint, envelope("FetchIndex", header=auth_header("", "")))
     assert empty.fault() == ("soap:Client", AUTH_FAULT)
-    assert [(e.subject, e.detail) for e in events_of(hub, "login_failed")] == [
+    assert [(e.subject, e.detail) for e in events_of(hub, "login.failed")] == [
         ("(none)", "malformed username; from 127.0.0.1"),
         ("(none)", "malformed username; from 127.0.0.1"),
     ]
