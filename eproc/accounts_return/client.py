@@ -5,7 +5,7 @@ Configuration comes from a TOML file (``EPROC_AR_CONFIG``, default ``$EPROC_AR_H
 environment, which wins::
 
     profile = "sandbox"                    # EPROC_AR_PROFILE
-    [profile.sandbox]
+    [profiles.sandbox]
     client_id = "..."                      # EPROC_AR_CLIENT_ID
     client_secret = "..."                  # EPROC_AR_CLIENT_SECRET
     subscription_key = "..."               # EPROC_AR_SUBSCRIPTION_KEY
@@ -169,13 +169,13 @@ def load_config(path: Path | None = None, *, profile: str | None = None,
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not TOML ({exc})") from None
     name = profile or environ.get("EPROC_AR_PROFILE") or str(data.get("profile", "sandbox"))
-    sections = data.get("profile", {})
+    sections = data.get("profiles", {})
     section = sections.get(name, {}) if isinstance(sections, dict) else {}
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [profile.{name}] must be a table")
+        raise ConfigError(f"{path}: [profiles.{name}] must be a table")
     unknown = sorted(set(section) - _KNOWN)
     if unknown:
-        raise ConfigError(f"{path}: [profile.{name}] has an unknown key {unknown[0]!r}")
+        raise ConfigError(f"{path}: [profiles.{name}] has an unknown key {unknown[0]!r}")
     values: dict[str, Any] = {key: section[key] for key in _KNOWN if key in section}
     values.update({key: environ[var] for key, var in _ENV.items() if environ.get(var)})
     known_profiles = profiles(str(values.get("url") or DEFAULT_SANDBOX_URL))
@@ -187,7 +187,7 @@ def load_config(path: Path | None = None, *, profile: str | None = None,
     missing = [key for key in ("client_id", "client_secret", "subscription_key", "redirect_uri") if not values.get(key)]
     if missing:
         raise ConfigError(f"{missing[0]} is not configured for profile {name}: set {_ENV[missing[0]]} or "
-                          f"{missing[0]} under [profile.{name}] in {path}")
+                          f"{missing[0]} under [profiles.{name}] in {path}")
     upin = str(values["upin"]) if values.get("upin") else None
     company = str(values["company_number"]) if values.get("company_number") else None
     if (upin is None) == (company is None):

@@ -101,9 +101,31 @@ def read_csv(path: Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     return frozenset(codes), sections
 
 
+def _read_sheet(sheet: Any, path: Path, codes: set[str], sections: dict[str, frozenset[str]]) -> None:
+    rows: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
+    head: list[tuple[Any, ...]] = []
+    header = None
+    for row in rows:
+        head.append(row)
+        header = _header(row)
+        if header or len(head) >= 20:
+            break
+    code_column, section_column = header if header else (0, None)
+    body_rows: Iterable[tuple[Any, ...]] = rows if header else [*head, *rows]
+    for number, row in enumerate(body_rows, start=1):
+        code = _cell_code(row[code_column]) if code_column < len(row) else None
+        if code is None:
+            continue
+        codes.add(code)
+        if section_column is not None and section_column < len(row) and row[section_column]:
+            sections[code] = _sections(row[section_column], f"{path}, sheet {sheet.title}, row {number}")
+
+
 def read_xlsx(path: Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """Codes from the DfE's spreadsheet: in each sheet, the column under the first header cell naming 'code'
     (within the first 20 rows), or the first column; cells that are not codes (titles, totals) are passed over."""
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook  # imported here: only this command needs it
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -111,29 +133,13 @@ def read_xlsx(path: Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     sections: dict[str, frozenset[str]] = {}
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, InvalidFileException, KeyError, ValueError) as exc:
+        try:
+            for sheet in workbook.worksheets:
+                _read_sheet(sheet, path, codes, sections)
+        finally:
+            workbook.close()
+    except (OSError, InvalidFileException, BadZipFile, KeyError, ValueError, TypeError) as exc:
         raise CoaError(f"{path}: cannot read the spreadsheet ({exc})") from None
-    try:
-        for sheet in workbook.worksheets:
-            rows: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
-            head: list[tuple[Any, ...]] = []
-            header = None
-            for row in rows:
-                head.append(row)
-                header = _header(row)
-                if header or len(head) >= 20:
-                    break
-            code_column, section_column = header if header else (0, None)
-            body_rows: Iterable[tuple[Any, ...]] = rows if header else [*head, *rows]
-            for number, row in enumerate(body_rows, start=1):
-                code = _cell_code(row[code_column]) if code_column < len(row) else None
-                if code is None:
-                    continue
-                codes.add(code)
-                if section_column is not None and section_column < len(row) and row[section_column]:
-                    sections[code] = _sections(row[section_column], f"{path}, sheet {sheet.title}, row {number}")
-    finally:
-        workbook.close()
     return frozenset(codes), sections
 
 
