@@ -121,8 +121,11 @@ def load(text: str, *, max_depth: int = MAX_DEPTH) -> Loaded:
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         nonlocal duplicates
-        result: dict[str, Any] = {}
-        for key, value in items:
+        result = dict(items)  # C speed for the usual case: no duplicates
+        if len(result) == len(items):
+            return result
+        result = {}
+        for key, value in items:  # keep the first of each key, as the report's later checks should see it
             if key in result:
                 duplicates += 1
             else:
