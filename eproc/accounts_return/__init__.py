@@ -6,6 +6,11 @@ Standalone: nothing here imports the e-procurement side of eproc.
 
 from __future__ import annotations
 
-from .validator import Options, Problem, Result, validate
+from .client import Client, ClientError, Config, ConfigError, DfeError, load_config, profiles
+from .coa import CoaError, CoaStore
+from .tidy import tidy_bytes, tidy_text
+from .validator import CodeList, Options, Problem, Result, TrustStatus, validate
 
-__all__ = ["Options", "Problem", "Result", "validate"]
+__all__ = ["Client", "ClientError", "CoaError", "CoaStore", "CodeList", "Config", "ConfigError", "DfeError",
+           "Options", "Problem", "Result", "TrustStatus", "load_config", "profiles", "tidy_bytes", "tidy_text",
+           "validate"]

@@ -78,11 +78,15 @@ def _academies(value: str | None) -> frozenset[str] | None:
 
 
 def _print_result(name: str, result: Result, dev_details: bool) -> None:
-    answer = result.error_body(dev_details)
     if result.accepted:
         click.echo(f"{name}: accepted (HTTP 200)")
     else:
-        click.echo(f"{name}: refused: HTTP 400 {json.dumps(answer)}")
+        click.echo(f"{name}: refused: HTTP 400 {json.dumps(result.error_body())}")
+        details = result.details(dev_details=True) if dev_details else None
+        if details:
+            click.echo("  the DfE's details (with Enable-Dev-Error-Details: true):")
+            for detail in details:
+                click.echo(f"    {detail}")
     for problem in [*result.problems, *result.warnings]:
         where = problem.where or "(the body)"
         if problem.line is not None:

@@ -97,6 +97,19 @@ def _multiple_of(validator: Validator, multiple: Any, instance: Any, schema: Map
                               validator_value=multiple, instance=instance)
 
 
+def _pattern_properties(validator: Validator, patterns: Mapping[str, Any], instance: Any,
+                        schema: Mapping[str, Any]) -> Iterator[Any]:
+    """jsonschema's patternProperties with the ECMA meaning of ``$`` (see :func:`ecma_pattern`)."""
+    if not isinstance(instance, dict):
+        return
+    for pattern, subschema in patterns.items():
+        compiled = ecma_pattern(pattern)
+        for key, value in instance.items():
+            if compiled.search(key):
+                # descend() is on every jsonschema validator class, though not on its protocol
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)  # type: ignore[attr-defined]
+
+
 def _coa_items(validator: Validator, definition: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
     """The ``coaItems`` definition, evaluated natively: object; names match the pattern; values are numbers and
     multiples of ``multipleOf``; nothing else."""
@@ -134,9 +147,12 @@ def _coa_items(validator: Validator, definition: Any, instance: Any, schema: Map
 
 
 _ExactValidator = validators.extend(  # type: ignore[no-untyped-call]
-    Draft7Validator, {"multipleOf": _multiple_of, "pattern": _pattern, _NATIVE: _coa_items}
+    Draft7Validator, {"multipleOf": _multiple_of, "pattern": _pattern, "patternProperties": _pattern_properties,
+                      _NATIVE: _coa_items}
 )
-_ReferenceValidator = validators.extend(Draft7Validator, {"multipleOf": _multiple_of, "pattern": _pattern})  # type: ignore[no-untyped-call]
+_ReferenceValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft7Validator, {"multipleOf": _multiple_of, "pattern": _pattern, "patternProperties": _pattern_properties}
+)
 
 
 def coa_items_definition() -> dict[str, Any]:

@@ -23,7 +23,7 @@ from jsonschema import ValidationError
 
 from . import body as bodylib
 from .body import BodyMissing, Loaded, NotJson, Path
-from .rules import ALWAYS_DETAILS, DEV_ONLY_DETAILS, RULES, Rule, Severity, Stage
+from .rules import ALWAYS_DETAILS, DEV_ONLY_DETAILS, RULES, Rule, Severity
 from .schema import decimal_places, ecma_pattern, submission_validator
 
 RANGE_LIMIT = Decimal(999999)
@@ -201,8 +201,11 @@ def _from_validation_error(error: ValidationError) -> Iterator[Problem]:
         yield _problem("schema.structure", path, f"Required properties are missing from object: {missing}.")
     elif kind == "additionalProperties":
         allowed = set(schema.get("properties", {}))
-        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        patterns = [ecma_pattern(p) for p in schema.get("patternProperties", {})]
+        names = schema.get("propertyNames", {}).get("pattern")
         for key in instance:
+            if names is not None and not ecma_pattern(names).search(key):
+                continue  # already reported by propertyNames: one mistake, one finding
             if key not in allowed and not any(p.search(key) for p in patterns):
                 yield _problem("schema.structure", (*path, key), f"Property '{_short(key)}' has not been defined and "
                                "the schema does not allow additional properties.", at_key=True)
@@ -227,6 +230,10 @@ def _from_validation_error(error: ValidationError) -> Iterator[Problem]:
                        f"String '{_short(instance)}' exceeds maximum length of {error.validator_value}.")
     elif kind == "enum":
         yield _problem("schema.structure", path, f"Value {json.dumps(_short(instance))} is not defined in enum.")
+    elif kind == "pattern" and "propertyNames" in error.schema_path:  # a name, reported at its member
+        yield _problem("schema.pattern", (*path, str(instance)),
+                       f"Property name '{_short(instance)}' does not match regex pattern '{error.validator_value}'.",
+                       at_key=True)
     elif kind == "pattern":
         yield _problem("schema.pattern", path,
                        f"String '{_short(instance)}' does not match regex pattern '{error.validator_value}'.")
@@ -495,7 +502,3 @@ def _validate(body: bytes | str | None, options: Options) -> Result:
                     document, omitted)
     result._answer = answer[:MAX_PROBLEMS]
     return result
-
-
-def stage_of(result: Result) -> Stage | None:
-    return result.problems[0].rule.stage if result.problems else None

@@ -50,6 +50,14 @@ def test_validate_refuses_and_exits_1_pointing_at_tidy():
     assert f"'eproc ar tidy {SAT_DATASET} -o OUT'" in result.output
 
 
+def test_validate_dev_details_in_the_human_report():
+    result = run("validate", "--dev-details", str(SAT_DATASET))
+    assert result.exit_code == 1
+    first = "Path 'academyData.academies.100-1001.110100', Line: 10, Position 19, Error: Value 0 is not allowed"
+    assert f"\n    {first}\n" in result.output
+    assert "Enable-Dev-Error-Details" not in run("validate", str(SAT_DATASET)).output
+
+
 def test_validate_several_files_exit_with_the_worst(tmp_path):
     missing = tmp_path / "missing.json"
     result = run("validate", str(SAT_MINIMAL), str(SAT_DATASET), str(missing))

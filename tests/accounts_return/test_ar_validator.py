@@ -160,6 +160,15 @@ def test_more_than_three_places_are_refused(value):
     assert "schema.decimal-places" in rules_of(validate(payload))
 
 
+def test_a_bad_academy_number_is_one_finding_at_its_key():
+    payload = text(body(academyData={"academies": {"1001001": {"125100": 1}, "100-1001\n": {}}}))
+    result = validate(payload)
+    assert [(p.rule.id, p.where) for p in result.problems] == [
+        ("schema.pattern", "academyData.academies.1001001"), ("schema.pattern", "academyData.academies.100-1001\n")]
+    first = result.problems[0]
+    assert payload.splitlines()[first.line - 1][first.column - 1:].startswith('"1001001"')
+
+
 def test_duplicate_keys_line_and_column_only_the_first_in_the_answer():
     payload = '{\n  "coaVersion": "2.0.0",\n  "coaVersion": "2.0.0",\n  "trustData": {"125100": 1, "125100": 2}\n}'
     result = validate(payload)
