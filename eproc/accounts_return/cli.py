@@ -264,17 +264,16 @@ def submit_command(file: Path, profile: str | None, config_file: Path | None) ->
 @friendly
 def get_command(profile: str | None, config_file: Path | None, output: Path | None) -> None:
     """The trust's current submission (the DfE offers this call for testing only)."""
-    answer = _client(profile, config_file).get_submission()
-    if answer is None:
+    text = _client(profile, config_file).get_submission_text()
+    if text is None:
         click.echo("no submission for this trust in the current period")
         return
-    text = json.dumps(answer, indent=2, default=str)
-    if output is not None:
+    if output is not None:  # the service's own text: numbers exactly as it sent them
         try:
-            output.write_text(text + "\n", encoding="utf-8")
+            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as exc:
             fail(f"{output}: {exc.strerror or exc}", EXIT_UNREADABLE)
-        click.echo(f"submission {answer.get('submissionId')} written to {output}")
+        click.echo(f"submission written to {output}")
     else:
         click.echo(text)
 

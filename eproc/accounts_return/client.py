@@ -33,6 +33,7 @@ import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -484,10 +485,16 @@ class Client:
         return _json_object(response)
 
     def get_submission(self) -> dict[str, Any] | None:
+        """The trust's current submission (numbers as exact Decimals), or None."""
+        text = self.get_submission_text()
+        return None if text is None else _json_object_text(text, 200)
+
+    def get_submission_text(self) -> str | None:
+        """The same, as the text the service sent: numbers exactly as written."""
         response = self._call("GET", "submissions")
         if response.status_code == 204:
             return None
-        return _json_object(response)
+        return response.content.decode("utf-8", "replace")
 
     def delete_submission(self, guid: str) -> None:
         self._call("DELETE", f"submissions/{guid}")
@@ -532,12 +539,17 @@ def _retry_after(response: requests.Response, default: float) -> float:
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
+    return _json_object_text(response.content.decode("utf-8", "replace"), response.status_code)
+
+
+def _json_object_text(text: str, status: int) -> dict[str, Any]:
+    """A JSON object whose numbers are exact Decimals: a trial balance must not pass through floats."""
     try:
-        data = response.json()
+        data = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except ValueError:
-        raise ClientError(f"HTTP {response.status_code} with a body that is not JSON") from None
+        raise ClientError(f"HTTP {status} with a body that is not JSON") from None
     if not isinstance(data, dict):
-        raise ClientError(f"HTTP {response.status_code} with JSON that is not an object")
+        raise ClientError(f"HTTP {status} with JSON that is not an object")
     return data
 
 

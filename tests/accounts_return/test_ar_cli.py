@@ -197,6 +197,10 @@ def test_login_submit_get_delete_through_the_cli(sandbox, tmp_path, monkeypatch)
     guid = re.search(r"submissionGuid ([0-9a-f-]{36})", submitted.output).group(1)
     got = run("get", env=env)
     assert json.loads(got.output)["submissionId"] == guid
+    assert '"125100": 10161663.87' in got.output  # the service's text, numbers as written
+    saved = tmp_path / "got.json"
+    assert run("get", "-o", str(saved), env=env).exit_code == 0
+    assert json.loads(saved.read_text())["submissionId"] == guid
     assert run("delete", guid, env=env).output == f"deleted {guid}\n"
     assert run("get", env=env).output == "no submission for this trust in the current period\n"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,12 +25,14 @@ def test_login_submit_read_back_replace_and_delete(sandbox, tmp_path):
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
 
     first = client.put_submission(SAT_MINIMAL.read_bytes())
-    assert first["coaVersion"] == "2.0.0" and first["trustData"] == {"125100": 10161663.87, "125700": -10161663.87}
+    assert first["coaVersion"] == "2.0.0"
+    assert first["trustData"] == {"125100": Decimal("10161663.87"), "125700": Decimal("-10161663.87")}
     assert first["submittedDate"].endswith("Z") and len(first["submissionGuid"]) == 36
 
     current = client.get_submission()
     assert current["submissionId"] == first["submissionGuid"]
     assert current["academyData"]["academies"] == {"100-1001": {"125100": 5098880, "125700": -5098880}}
+    assert '"125100": 10161663.87' in client.get_submission_text()
 
     second = client.put_submission(MAT_MINIMAL.read_bytes())  # the same trust: it replaces the first
     assert second["submissionGuid"] != first["submissionGuid"]
