@@ -249,3 +249,36 @@ def test_tokens_never_reach_the_token_files_neighbours(sandbox, tmp_path):
     assert saved["access_token"] not in repr(client.tokens.load()) and DEMO_CLIENT.client_secret not in repr(
         client.config)
     assert stat.S_IMODE(client.config.token_file.parent.stat().st_mode) == 0o700
+
+
+def _code_by_hand(sandbox, client) -> tuple[str, str]:
+    """Consent in a browser that does not follow the redirect: the code, and the redirect URI it was issued for."""
+    redirect = "http://127.0.0.1:9/callback"
+    url, _state = client.authorization_url(redirect)
+    with requests.Session() as browser:
+        page = browser.get(url, timeout=10)
+        form_id = page.text.split("name='form_id' value='")[1].split("'")[0]
+        answer = browser.post(f"{sandbox.url}/oauth2/v2.0/authorize", allow_redirects=False, timeout=10, data={
+            "form_id": form_id, "username": APPROVER[0], "password": APPROVER[1], "decision": "consent"})
+    return parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0], redirect
+
+
+def test_an_authorization_code_is_single_use_and_lasts_ten_minutes(sandbox, tmp_path):
+    client = make_client(sandbox, tmp_path)
+    code, redirect = _code_by_hand(sandbox, client)
+    client.exchange(code, redirect)
+    with pytest.raises(ClientError, match="invalid_grant: the authorization code is unknown, used or expired"):
+        client.exchange(code, redirect)
+    late, redirect = _code_by_hand(sandbox, client)
+    sandbox.clock.advance(601)
+    with pytest.raises(ClientError, match="invalid_grant"):
+        client.exchange(late, redirect)
+
+
+def test_the_token_endpoint_wants_the_clients_secret(sandbox, tmp_path):
+    client = make_client(sandbox, tmp_path)
+    code, redirect = _code_by_hand(sandbox, client)
+    response = requests.post(client.config.profile.token_url, timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "client_id": DEMO_CLIENT.client_id,
+        "client_secret": "guess", "redirect_uri": redirect})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
