@@ -379,6 +379,15 @@ def _data_problems(document: Any, options: Options, warnings: list[Problem]) -> 
 # ---------------------------------------------------------------------------------------------------- positions
 
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _key_end(text: str, key_start: int) -> int:
+    """The offset just after the key (a string token) that starts at ``key_start``."""
+    match = _STRING.match(text, key_start)
+    return match.end() if match else key_start + 1
+
+
 def _place(problems: list[Problem], loaded: Loaded) -> None:
     """Give each problem its line, column and Json.NET position, in one linear scan of the text."""
     if not problems:
@@ -389,9 +398,7 @@ def _place(problems: list[Problem], loaded: Loaded) -> None:
         if span is None:
             continue
         if problem.at_key and span.key_start >= 0:
-            start = span.key_start
-            end = loaded.text.index(":", span.key_start)
-            end = len(loaded.text[:end].rstrip(" \t\r\n"))
+            start, end = span.key_start, _key_end(loaded.text, span.key_start)
         else:
             start, end = span.start, span.end
         problem.offset, problem.end = start, end
@@ -408,7 +415,7 @@ def _duplicates(loaded: Loaded) -> list[Problem]:
         problem = _problem("schema.duplicate-key", path, f"Can not add property {_short(key)} to "
                            "Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.",
                            at_key=True)
-        problem.offset, problem.end = offset, offset + len(json.dumps(key))
+        problem.offset, problem.end = offset, _key_end(loaded.text, offset)
         where = loaded.position(offset)
         problem.line, problem.column = where.line, where.column
         problem.position = loaded.position(problem.end - 1).column

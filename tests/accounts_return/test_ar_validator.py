@@ -169,6 +169,17 @@ def test_a_bad_academy_number_is_one_finding_at_its_key():
     assert payload.splitlines()[first.line - 1][first.column - 1:].startswith('"1001001"')
 
 
+def test_keys_with_colons_and_escapes_are_located_exactly():
+    payload = '{"a:b": 1,\n "\\u00e9t\u00e9": 2, "\u00e9t\u00e9": 3}'
+    result = validate(payload)
+    extra = {p.where: (p.line, p.column, p.position) for p in result.problems if p.rule.id == "schema.structure"
+             and "has not been defined" in p.message}
+    assert extra["a:b"] == (1, 2, 6)
+    duplicate = next(p for p in result.problems if p.rule.id == "schema.duplicate-key")
+    # The duplicate is the raw "été" after the escaped one.
+    assert (duplicate.where, duplicate.line, duplicate.column, duplicate.position) == ("\u00e9t\u00e9", 2, 17, 21)
+
+
 def test_duplicate_keys_line_and_column_only_the_first_in_the_answer():
     payload = '{\n  "coaVersion": "2.0.0",\n  "coaVersion": "2.0.0",\n  "trustData": {"125100": 1, "125100": 2}\n}'
     result = validate(payload)
