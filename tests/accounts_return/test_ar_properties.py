@@ -4,6 +4,8 @@ and text; no input makes the validator raise or take more than linear time."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -223,15 +225,31 @@ def test_hostile_inputs_get_an_answer_quickly(payload):
     assert time.perf_counter() - started < 2
 
 
+_TEN_MEGABYTES = """
+import json, sys, time
+from eproc.accounts_return.validator import validate
+big_string = json.dumps({"coaVersion": "2.0.0", "submittedBy": "x" * 10_000_000})
+big_number = '{"trustData": {"125100": ' + "7" * 10_000_000 + "}}"
+answers = []
+for payload in (big_string, big_number, b" " * (16 * 1024 * 1024 + 1)):
+    started = time.perf_counter()
+    result = validate(payload)
+    answers.append([result.status, result.problems[0].rule.id, time.perf_counter() - started])
+print(json.dumps(answers))
+"""
+
+
 def test_ten_megabyte_bodies_get_an_answer():
-    big_string = json.dumps({"coaVersion": "2.0.0", "submittedBy": "x" * 10_000_000})
-    big_number = '{"trustData": {"125100": ' + "7" * 10_000_000 + "}}"
-    for payload in (big_string, big_number):
-        started = time.perf_counter()
-        _answers(validate(payload, FULL))
-        assert time.perf_counter() - started < 10
-    too_big = validate(b" " * (16 * 1024 * 1024 + 1))
-    assert too_big.problems[0].rule.id == "body.too-large"
+    # In a child process: a 10 MB body costs the process some 50 MB at its peak, and the rest of the repository's
+    # suite measures its children's peak memory, which would inherit this process's high-water mark.
+    done = subprocess.run([sys.executable, "-c", _TEN_MEGABYTES], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (string_status, string_rule, string_time), (number_status, number_rule, number_time), (big_status, big_rule, _) = (
+        json.loads(done.stdout))
+    assert (string_status, string_rule) == (400, "schema.structure")  # required properties missing
+    assert (number_status, number_rule) == (400, "schema.structure")
+    assert (big_status, big_rule) == (400, "body.too-large")
+    assert string_time < 10 and number_time < 10
 
 
 def _items_body(count: int, value: str) -> str:
