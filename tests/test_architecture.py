@@ -63,3 +63,11 @@ def test_the_api_calls_the_use_cases_never_the_store_or_the_document_standard() 
         for p in _modules("api")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_accounts_return_toolkit_stands_alone() -> None:
+    offenders = {
+        p.name: sorted(i for i in _imports(p) if i.startswith("eproc") and not i.startswith("eproc.accounts_return"))
+        for p in _modules("accounts_return")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from eproc.accounts_return.cli import ar
 from eproc.cli.accounts import account
 from eproc.cli.checks import checksum, validate
 from eproc.cli.db import db
@@ -26,7 +27,9 @@ def main(ctx: click.Context) -> None:
         click.echo(ctx.get_help())  # a bare 'eproc' is a request for help, not a mistake
 
 
-for command in (db, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve):
+for command in (
+    db, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve, ar,
+):
     main.add_command(command)
 
 __all__ = ["main"]
