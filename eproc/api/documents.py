@@ -83,7 +83,9 @@ def queue(query: models.QueueQuery) -> Response:
         hub(), data, username=query.account, requested_type=query.type, idempotency_key=key,
         scope=allowed.account_ids,
     )
-    record = documents.get_document(hub(), queued.doc_id, scope=allowed.account_ids)
+    record = documents.record_of_queued(queued) or documents.get_document(
+        hub(), queued.doc_id, scope=allowed.account_ids
+    )
     status = 200 if queued.duplicate else 201
     headers = {"Location": f"{request.host_url.rstrip('/')}{API_PREFIX}/documents/{queued.doc_id}"}
     return json_response(_out(record), status, headers)

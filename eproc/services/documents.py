@@ -11,6 +11,7 @@ from typing import Any, Literal
 from eproc.services.errors import Conflict, InvalidInput, NotFound
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
+from eproc.services.intake import QueuedDocument
 from eproc.store.models import Document
 
 DocumentStatus = Literal["queued", "collected", "processed", "expired", "withdrawn"]
@@ -144,6 +145,28 @@ def withdraw_document(hub: Hub, doc_id: str, *, scope: AccountScope = None) -> D
         username = uow.accounts.usernames().get(document.account_id, "?")
         uow.commit()
         return _record(document, username, now, with_report=True)
+
+
+def record_of_queued(queued: QueuedDocument) -> DocumentRecord | None:
+    """The record of a document just stored (None for a duplicate, which must be read back)."""
+    if queued.duplicate or queued.queued_at is None or queued.expires_at is None:
+        return None
+    return DocumentRecord(
+        id=0,
+        doc_id=queued.doc_id,
+        account=queued.username,
+        type=queued.doc_type,
+        number=queued.number,
+        status="queued",
+        queued_at=queued.queued_at,
+        first_collected_at=None,
+        last_collected_at=None,
+        collect_count=0,
+        processed_at=None,
+        expires_at=queued.expires_at,
+        withdrawn_at=None,
+        report=queued.report.to_dict() if queued.report is not None else None,
+    )
 
 
 def check_account_in_scope(hub: Hub, username: str, scope: AccountScope) -> None:

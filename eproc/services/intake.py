@@ -34,6 +34,10 @@ class QueuedDocument:
     # True when the same document was already pending (or the Idempotency-Key already used):
     # nothing new was stored and ``doc_id`` is the existing one.
     duplicate: bool = False
+    # What was stored for a new document (the portal API answers with it without reading it back).
+    number: str | None = None
+    queued_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,10 @@ def queue_document(
         emit(uow, EventType.DOCUMENT_QUEUED, now, account_id=account.id, doc_id=doc_id, detail=doc_type,
              data={"type": doc_type, "number": metadata.document_number if metadata else None})
         uow.commit()
-        return QueuedDocument(doc_id, doc_type, account.username, report)
+        return QueuedDocument(
+            doc_id, doc_type, account.username, report, number=metadata.document_number if metadata else None,
+            queued_at=now, expires_at=now + timedelta(days=hub.settings.expiry_days),
+        )
 
 
 def _earlier(

@@ -195,15 +195,16 @@ def verify_token(hub: Hub, raw: str | None) -> Grant:
     except jwt.PyJWTError:
         raise InvalidToken("the token is not valid") from None
     now = hub.now()
-    with hub.unit_of_work() as uow:
-        row = uow.tokens.by_id(str(claims["jti"]))
-        if row is None or row.revoked_at is not None:
-            raise InvalidToken("the token has been revoked")
-        if row.expires_at is not None and row.expires_at <= now:
-            raise InvalidToken("the token has expired")
-        usernames = tuple(_split(row.accounts))
-        account_ids = frozenset(uow.accounts.ids_of(usernames)) if usernames else None
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
+    # Read on every call, so a revocation counts at once in every worker and on every machine.
+    row, ids = hub.store.token_state(str(claims["jti"]))
+    if row is None or row.revoked_at is not None:
+        raise InvalidToken("the token has been revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise InvalidToken("the token has expired")
+    usernames = tuple(_split(row.accounts))
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
+        with hub.unit_of_work() as uow:
             uow.tokens.touch(row.id, now)
             uow.commit()
-        return Grant(row.id, row.name, frozenset(_split(row.permissions)), account_ids, usernames)
+    return Grant(row.id, row.name, frozenset(_split(row.permissions)), frozenset(ids) if usernames else None,
+                 usernames)

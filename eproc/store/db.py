@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
-from eproc.store.repositories import CredentialState, credential_state
+from eproc.store.repositories import (
+    CredentialState,
+    TokenState,
+    account_ids_of,
+    credential_state,
+    token_state,
+)
 from eproc.store.unit_of_work import UnitOfWork
 
 
@@ -67,6 +73,14 @@ class Store:
         single round trip. Only for the warm login path, whose answer needs no transaction."""
         with self._autocommit() as connection:
             return credential_state(connection, username)
+
+    def token_state(self, token_id: str) -> tuple[TokenState | None, list[int]]:
+        """The token's row and, when it is limited to some accounts, their ids: one connection, no
+        transaction (the API's hot path, like :meth:`credential_state` is FMS's)."""
+        with self._autocommit() as connection:
+            state = token_state(connection, token_id)
+            ids = account_ids_of(connection, state.accounts.split(",")) if state and state.accounts else []
+            return state, ids
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -124,6 +124,32 @@ def credential_state(connection: Connection, username: str) -> CredentialState |
     return None if row is None else CredentialState(*row)
 
 
+class TokenState(NamedTuple):
+    """What decides whether a bearer token is accepted now."""
+
+    id: str
+    name: str
+    permissions: str
+    accounts: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def token_state(connection: Connection, token_id: str) -> TokenState | None:
+    """Every API call's one narrow read of its token, outside any session."""
+    query = select(
+        ApiToken.id, ApiToken.name, ApiToken.permissions, ApiToken.accounts, ApiToken.expires_at,
+        ApiToken.revoked_at, ApiToken.last_used_at,
+    ).where(ApiToken.id == token_id)
+    row = connection.execute(query).one_or_none()
+    return None if row is None else TokenState(*row)
+
+
+def account_ids_of(connection: Connection, usernames: Sequence[str]) -> list[int]:
+    return list(connection.scalars(select(Account.id).where(Account.username.in_(list(usernames)))))
+
+
 # Booleans are compared with "= false", not "IS FALSE": PostgreSQL can use a btree index only for
 # the former.
 
