@@ -40,3 +40,15 @@ def test_a_bad_database_url_is_one_line(url: str, expected: str) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("eproc: error: EPROC_DATABASE_URL") and expected in lines[0]
+
+
+def test_the_cli_imports_no_heavy_library_it_does_not_need() -> None:
+    # xmlschema explains rejections only; the Accounts Return toolkit only runs under 'eproc ar'.
+    import subprocess
+    import sys
+
+    probe = "import sys, eproc.cli; print(sorted(m for m in ('xmlschema', 'authlib', 'openpyxl') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+    listed = CliRunner().invoke(main, ["-h"])
+    assert "ar " in listed.output and "Accounts Return" in listed.output

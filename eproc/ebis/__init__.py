@@ -16,7 +16,6 @@ from .report import DocumentMetadata, Finding, ValidationReport
 from .rewrite import fill_checksum, fill_checksum_of
 from .rules import CATALOGUE, RULE_SET_VERSION, RULES, AccountExpectations, RuleSpec, rule_table_markdown
 from .schemas import SchemaRegistry, default_registry
-from .standard import explain_schema_finding
 
 __all__ = [
     "CATALOGUE",
@@ -59,3 +58,14 @@ __all__ = [
     "rule_table_markdown",
     "stated_checksum",
 ]
+
+
+def explain_schema_finding(finding: Finding, registry: SchemaRegistry | None = None) -> str | None:
+    """What the standard allows where a schema finding points (see :mod:`eproc.ebis.standard`).
+
+    Imported on first use: it needs xmlschema, which costs a third of a second to import, and only a
+    person asking for an explanation needs it.
+    """
+    from .standard import explain_schema_finding as explain
+
+    return explain(finding, registry)

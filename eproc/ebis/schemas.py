@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xmlschema
 from lxml import etree
 
 from eproc.config import SCHEMAS_DIR
 
-from .explain import explain_with_lxml, explain_with_xmlschema
 from .names import Family
 from .report import Finding
+
+if TYPE_CHECKING:  # xmlschema is imported only when a rejected document is explained
+    import xmlschema
 
 SCHEMA_FILES: dict[Family, str] = {"order": "order.xsd", "invoice": "invoice.xsd"}
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -73,6 +75,8 @@ class SchemaRegistry:
             with self._lock:
                 explainer = self._explainers.get(family)
                 if explainer is None:
+                    import xmlschema
+
                     self._tree(family)  # the same local-files check as the gate's
                     # sandbox: only files under the schema directory may be read, never a URL.
                     explainer = xmlschema.XMLSchema(
@@ -83,6 +87,10 @@ class SchemaRegistry:
 
     def findings(self, root: etree._Element, family: Family) -> tuple[list[Finding], bool]:
         """Readable schema findings for a document the gate rejected; (findings, more_not_listed)."""
+        import xmlschema
+
+        from .explain import explain_with_lxml, explain_with_xmlschema
+
         findings: list[Finding] = []
         truncated = False
         # xmlschema needs ~35 us per element: a 16 MiB document would take seconds to explain, so a
