@@ -25,6 +25,7 @@ from support import (
 from eproc.config import Settings
 from eproc.services.hub import Hub, build_hub
 from eproc.store.migrate import upgrade
+from eproc.store.models import Base
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,7 +60,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_templat
     database = request.getfixturevalue("_postgres_session_db")
     engine = create_engine(database.url)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE event, document, received_order, account RESTART IDENTITY CASCADE"))
+        # Every table the models know (tokens and signing keys too), so no test sees another's rows.
+        tables = ", ".join(Base.metadata.tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     yield database.url
 

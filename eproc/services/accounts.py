@@ -72,6 +72,13 @@ def check_duns(value: str, what: str) -> str:
     return value
 
 
+def check_text(value: str | None, what: str) -> None:
+    """Names and numbers are shown to people and stored as text: no control characters (PostgreSQL
+    refuses a NUL outright, and a line break would forge lines in a listing)."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(f"{what} must not contain control characters")
+
+
 def check_username(username: str) -> str:
     if not USERNAME_PATTERN.fullmatch(username or ""):
         raise InvalidInput(
@@ -96,6 +103,8 @@ def create_account(
     check_username(username)
     if not establishment_name or not establishment_name.strip():
         raise InvalidInput("establishment name must not be empty")
+    check_text(establishment_name, "the establishment name")
+    check_text(account_number, "the account number")
     check_duns(buyer_duns, "buyer (school)")
     check_duns(supplier_duns, "supplier")
     if not re.fullmatch(r"[A-Za-z]{3}", currency or ""):
@@ -217,6 +226,8 @@ def update_account(
     """Change an account's details; only what is given changes."""
     if establishment_name is not None and not establishment_name.strip():
         raise InvalidInput("establishment name must not be empty")
+    check_text(establishment_name, "the establishment name")
+    check_text(account_number, "the account number")
     if buyer_duns is not None:
         check_duns(buyer_duns, "buyer (school)")
     if supplier_duns is not None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from eproc.services.authentication import USERNAME_PATTERN
+from eproc.services.collection import DOC_ID_PATTERN
 from eproc.services.errors import Conflict, InvalidInput, NotFound
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
@@ -74,7 +76,8 @@ def _scoped_account_id(hub: Hub, username: str | None, scope: AccountScope) -> i
     if username is None:
         return None
     with hub.unit_of_work() as uow:
-        account = uow.accounts.by_username(username)
+        # A name that no account can have (a NUL, which PostgreSQL refuses) is not sent to the database.
+        account = uow.accounts.by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
     if account is None or (scope is not None and account.id not in scope):
         raise NotFound(f"no account named {username!r}")
     return account.id
@@ -112,7 +115,7 @@ def list_documents(
 
 def _visible(hub: Hub, doc_id: str, scope: AccountScope, with_xml: bool = False) -> tuple[Document, str]:
     with hub.unit_of_work() as uow:
-        document = uow.documents.by_doc_id(doc_id, with_xml=with_xml) if len(doc_id) <= 100 else None
+        document = uow.documents.by_doc_id(doc_id, with_xml=with_xml) if DOC_ID_PATTERN.fullmatch(doc_id) else None
         if document is None or (scope is not None and document.account_id not in scope):
             raise NotFound(f"no document with docId {doc_id!r}")
         return document, uow.accounts.usernames().get(document.account_id, "?")
@@ -133,7 +136,7 @@ def withdraw_document(hub: Hub, doc_id: str, *, scope: AccountScope = None) -> D
     """FMS no longer lists or fetches it; refused once FMS has marked it processed. Idempotent."""
     now = hub.now()
     with hub.unit_of_work() as uow:
-        document = uow.documents.by_doc_id(doc_id, with_xml=False) if len(doc_id) <= 100 else None
+        document = uow.documents.by_doc_id(doc_id, with_xml=False) if DOC_ID_PATTERN.fullmatch(doc_id) else None
         if document is None or (scope is not None and document.account_id not in scope):
             raise NotFound(f"no document with docId {doc_id!r}")
         uow.accounts.hold(document.account_id)  # queueing checks duplicates under the same lock

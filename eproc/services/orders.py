@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from eproc.services.authentication import USERNAME_PATTERN
 from eproc.services.documents import MAX_PAGE_SIZE, AccountScope
 from eproc.services.errors import InvalidInput, NotFound
 from eproc.services.events import EventType, emit
@@ -62,7 +63,7 @@ def list_orders(
     with hub.unit_of_work() as uow:
         account_ids: list[int] | None = sorted(scope) if scope is not None else None
         if username is not None:
-            account = uow.accounts.by_username(username)
+            account = uow.accounts.by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
             if account is None or (scope is not None and account.id not in scope):
                 raise NotFound(f"no account named {username!r}")
             account_ids = [account.id]

@@ -327,3 +327,19 @@ def test_a_limited_token_cannot_create_accounts_or_see_others(hub: Hub) -> None:
     _problem(limited.client.post("/api/v1/accounts", json={
         "username": "sneaky", "establishment": "X", "buyerDuns": "444444444", "supplierDuns": "987654321"},
         headers=limited.headers()), 403)
+
+
+@pytest.mark.parametrize("field", ["establishment", "accountNumber"])
+def test_control_characters_in_account_fields_are_400(api: Api, field: str) -> None:
+    body = {"username": "ctl-school", "establishment": "Ctl", "buyerDuns": "555555555", "supplierDuns": "987654321",
+            field: "bad\x00value"}
+    _problem(api.client.post("/api/v1/accounts", json=body, headers=api.headers()), 400)
+    _problem(api.get("/accounts/ctl-school"), 404)
+
+
+def test_ids_no_row_can_have_read_as_not_found(api: Api) -> None:
+    # A NUL would make PostgreSQL refuse the query: it must never get that far.
+    _problem(api.get("/documents/ORD-\x00X"), 404)
+    _problem(api.get("/documents", account="a\x00b"), 404)
+    _problem(api.get("/orders", account="a\x00b"), 404)
+    _problem(api.get("/events", account="a\x00b"), 404)
