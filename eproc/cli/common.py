@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import SQLAlchemyError
 
 from eproc import ebis
 from eproc.config import ConfigError, Settings, load_settings
 from eproc.services.errors import EprocError
 from eproc.services.hub import Hub, build_hub
+from eproc.store.condition import explain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,9 +78,10 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (EprocError, ConfigError) as exc:
             raise CliError(str(exc)) from None
-        except (OperationalError, ProgrammingError) as exc:
-            detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-            raise CliError(f"database not ready ({detail}); run 'eproc db upgrade' first") from None
+        except SQLAlchemyError as exc:
+            # 'eproc db upgrade' is the advice only when the schema is what is missing: a server
+            # that is down, a read-only file or a full disk each get their own line (condition.py).
+            raise CliError(str(explain(exc, current_settings().database_url))) from None
 
     return wrapper  # type: ignore[return-value]
 
