@@ -98,9 +98,19 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from a TOML file (``EPROC_CONFIG_FILE``) overlaid by ``EPROC_*`` variables."""
-    environ = os.environ if environ is None else environ
+    return _load(os.environ if environ is None else environ)[0]
+
+
+def setting_sources(environ: Mapping[str, str] | None = None) -> tuple[Settings, dict[str, str]]:
+    """The settings and, for each field (``faults.<name>`` for fault texts), where its value came
+    from: ``default``, ``file`` (EPROC_CONFIG_FILE) or ``environment``."""
+    return _load(os.environ if environ is None else environ)
+
+
+def _load(environ: Mapping[str, str]) -> tuple[Settings, dict[str, str]]:
     values: dict[str, Any] = {}
     fault_values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     config_file = environ.get(f"{PREFIX}CONFIG_FILE")
     if config_file:
         try:
@@ -112,11 +122,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"{PREFIX}CONFIG_FILE {config_file} is not valid TOML: {exc}") from None
         fault_values.update(data.pop("faults", {}) or {})
         values.update(data)
+        sources.update({name: "file" for name in data})
+        sources.update({f"faults.{name}": "file" for name in fault_values})
     for key, raw in environ.items():
         if key.startswith(f"{PREFIX}FAULT_"):
-            fault_values[key[len(PREFIX) + 6 :].lower()] = raw
+            name = key[len(PREFIX) + 6 :].lower()
+            fault_values[name] = raw
+            sources[f"faults.{name}"] = "environment"
         elif key.startswith(PREFIX) and key != f"{PREFIX}CONFIG_FILE":
             values[key[len(PREFIX) :].lower()] = raw
+            sources[key[len(PREFIX) :].lower()] = "environment"
 
     fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "faults"}
     kwargs: dict[str, Any] = {}
@@ -128,7 +143,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     faults = FaultMessages(**{k: str(v) for k, v in fault_values.items() if k in known_faults})
     settings = Settings(faults=faults, **kwargs)
     _check(settings)
-    return settings
+    known = {**{name: sources.get(name, "default") for name in fields},
+             **{f"faults.{name}": sources.get(f"faults.{name}", "default") for name in sorted(known_faults)}}
+    return settings, known
 
 
 def _check(settings: Settings) -> None:

@@ -14,6 +14,7 @@ from eproc.cli.checks import checksum, validate
 from eproc.cli.db import db
 from eproc.cli.queue import documents, enqueue, orders
 from eproc.cli.serve import serve
+from eproc.cli.settings import config
 from eproc.cli.tokens import token
 from eproc.cli.watch import events, purge, status
 
@@ -28,7 +29,7 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (
-    db, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve, ar,
+    db, config, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve, ar,
 ):
     main.add_command(command)
 

@@ -169,3 +169,21 @@ def _is_connection_failure(lowered: str) -> bool:
             "no route to host",
         )
     )
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per eproc table that exists (a database behind the code may lack the newer ones)."""
+    from sqlalchemy import func, inspect, select
+
+    from eproc.store.models import Base
+
+    try:
+        with engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+            return {
+                table.name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+                for table in Base.metadata.sorted_tables
+                if table.name in present
+            }
+    except SQLAlchemyError as exc:
+        raise explain(exc, engine.url.render_as_string(hide_password=False)) from None

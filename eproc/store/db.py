@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
-from eproc.store.condition import Condition, condition
+from eproc.store.condition import Condition, condition, row_counts
 from eproc.store.repositories import CredentialState, credential_state
 from eproc.store.unit_of_work import UnitOfWork
 
@@ -77,3 +77,6 @@ class Store:
     def condition(self) -> Condition:
         """Reachable or not, and at which migration compared with the code's (never raises)."""
         return condition(self.engine)
+
+    def row_counts(self) -> dict[str, int]:
+        return row_counts(self.engine)
