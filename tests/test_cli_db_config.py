@@ -43,7 +43,9 @@ def test_db_status_masks_the_password_of_an_unreachable_server():
 
 def test_config_show_names_each_source_and_masks_secrets(tmp_path):
     config_file = tmp_path / "eproc.toml"
-    config_file.write_text('expiry_days = 30\napi_signing_key = "file-secret"\n[faults]\ninternal = "Oops {correlation_id}"\n')
+    config_file.write_text(
+        'expiry_days = 30\napi_signing_key = "file-secret"\n[faults]\ninternal = "Oops {correlation_id}"\n'
+    )
     result = run_cli(
         None, "config", "show", "--json",
         EPROC_CONFIG_FILE=str(config_file),
