@@ -7,7 +7,17 @@ import sys
 
 import click
 
-from eproc.cli.common import current_hub, document_type_choice, friendly_errors, read_for_check, when
+from eproc.cli.common import (
+    current_hub,
+    document_type_choice,
+    friendly_errors,
+    jsonable,
+    plural,
+    print_fields,
+    print_report,
+    read_for_check,
+    when,
+)
 from eproc.ebis import decode_document
 from eproc.services import admin, intake
 from eproc.services import documents as documents_service
@@ -59,10 +69,15 @@ def documents() -> None:
 @documents.command("list")
 @click.option("--account", "username", default=None)
 @click.option("--unprocessed", is_flag=True, help="Only documents FMS has not marked processed.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def documents_list(username: str | None, unprocessed: bool) -> None:
+def documents_list(username: str | None, unprocessed: bool, as_json: bool) -> None:
     """List queued documents."""
     rows = admin.list_documents(current_hub(), username, unprocessed)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in jsonable(d).items() if k not in ("report_json", "xml")}
+                               for d in rows], indent=2))
+        return
     click.echo(f"{'DOCID':<30} {'TYPE':<10} {'ACCOUNT':<20} {'NUMBER':<16} {'CREATED':<21} {'PROCESSED':<9} COLLECTED")
     for d in rows:
         click.echo(
@@ -73,11 +88,17 @@ def documents_list(username: str | None, unprocessed: bool) -> None:
 
 @documents.command("show")
 @click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the fields, the report and the XML.")
 @friendly_errors
-def documents_show(doc_id: str) -> None:
-    """Show a document's state, its validation report and its XML."""
+def documents_show(doc_id: str, as_json: bool) -> None:
+    """Show a document's state, its validation report (verdict and every finding) and its XML."""
     d = admin.show_document(current_hub(), doc_id)
-    for label, value in [
+    report = json.loads(d.report_json) if d.report_json else None
+    if as_json:
+        fields = {k: v for k, v in jsonable(d).items() if k not in ("report_json", "xml")}
+        click.echo(json.dumps({**fields, "report": report, "xml": decode_document(d.xml or b"")}, indent=2))
+        return
+    print_fields([
         ("DocID", d.doc_id),
         ("type", d.doc_type),
         ("account", d.username),
@@ -91,13 +112,11 @@ def documents_show(doc_id: str) -> None:
         ("processed", f"yes, {when(d.processed_at)}" if d.processed else "no"),
         (
             "collected",
-            f"{d.collect_count} times (first {when(d.first_collected_at)}, last {when(d.last_collected_at)})",
+            f"{d.collect_count} {plural(d.collect_count, 'time')} "
+            f"(first {when(d.first_collected_at)}, last {when(d.last_collected_at)})",
         ),
-    ]:
-        click.echo(f"{label + ':':<24}{value}")
-    if d.report_json:
-        report = json.loads(d.report_json)
-        click.echo(f"{'report:':<24}{report.get('verdict', '')} ({len(report.get('warnings', []))} warnings)")
+    ], width=24)
+    print_report(report)
     click.echo("")
     click.echo(decode_document(d.xml or b""))
 
@@ -118,10 +137,15 @@ def orders() -> None:
 
 @orders.command("list")
 @click.option("--account", "username", default=None)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def orders_list(username: str | None) -> None:
+def orders_list(username: str | None, as_json: bool) -> None:
     """List received orders."""
     rows = admin.list_orders(current_hub(), username)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in jsonable(o).items() if k not in ("report_json", "xml")}
+                               for o in rows], indent=2))
+        return
     click.echo(f"{'ID':<6} {'ACCOUNT':<20} {'ORDER NUMBER':<20} {'REV':<4} RECEIVED")
     for o in rows:
         click.echo(f"{o.id:<6} {o.username:<20} {o.order_number:<20} {o.revision:<4} {when(o.received_at)}")
@@ -129,7 +153,24 @@ def orders_list(username: str | None) -> None:
 
 @orders.command("show")
 @click.argument("order_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the fields, the report and the XML.")
 @friendly_errors
-def orders_show(order_id: int) -> None:
-    """Print a received order's XML as FMS sent it."""
-    click.echo(decode_document(admin.show_order(current_hub(), order_id).xml or b""))
+def orders_show(order_id: int, as_json: bool) -> None:
+    """Show a received order, its validation report (verdict and every finding) and its XML as FMS sent it."""
+    o = admin.show_order(current_hub(), order_id)
+    report = json.loads(o.report_json) if o.report_json else None
+    if as_json:
+        fields = {k: v for k, v in jsonable(o).items() if k not in ("report_json", "xml")}
+        click.echo(json.dumps({**fields, "report": report, "xml": decode_document(o.xml or b"")}, indent=2))
+        return
+    print_fields([
+        ("id", str(o.id)),
+        ("account", o.username),
+        ("order number", o.order_number),
+        ("revision", str(o.revision)),
+        ("received", when(o.received_at)),
+        ("sha256", o.sha256),
+    ])
+    print_report(report)
+    click.echo("")
+    click.echo(decode_document(o.xml or b""))
