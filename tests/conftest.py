@@ -25,6 +25,7 @@ from support import (
 from eproc.config import Settings
 from eproc.services.hub import Hub, build_hub
 from eproc.store.migrate import upgrade
+from eproc.store.models import Base
 
 DATA = Path(__file__).parent / "data"
 
@@ -58,8 +59,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_templat
         return
     database = request.getfixturevalue("_postgres_session_db")
     engine = create_engine(database.url)
+    # Every table the models define (tokens and signing keys too, or a token made by one test
+    # collides with the next test's by name), so a new table needs no edit here.
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE event, document, received_order, account RESTART IDENTITY CASCADE"))
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     yield database.url
 
