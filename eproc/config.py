@@ -54,6 +54,10 @@ class Settings:
     database_url: str = "sqlite:///./eproc.db"
     expiry_days: int = 90
     retention_days: int = 365
+    # Received Authorised Orders and the event log have retention periods of their own (0 keeps
+    # them for ever): FMS keeps the order itself, so the hub's copy is a short-lived audit trail.
+    order_retention_days: int = 730
+    event_retention_days: int = 400
     timezone: str = "Europe/London"
     max_request_bytes: int = 16 * 1024 * 1024
     service_path: str = "/service.asmx"

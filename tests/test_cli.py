@@ -187,10 +187,13 @@ def test_purge_removes_only_expired_documents(eproc):
     expired = eproc("enqueue", str(DATA / "creditnote-full.xml"), EPROC_EXPIRY_DAYS="0").stdout.strip()
 
     dry = eproc("purge", "--dry-run").stdout.strip()
-    assert dry == "would purge 1 documents (1 expired uncollected, 0 processed past retention)"
+    assert dry == ("would purge 1 document (1 expired uncollected, 0 processed past retention), "
+                   "0 received orders, 0 events")
     assert expired in eproc("documents", "list").stdout
 
-    assert eproc("purge").stdout.strip() == "purged 1 documents (1 expired uncollected, 0 processed past retention)"
+    assert eproc("purge").stdout.strip() == (
+        "purged 1 document (1 expired uncollected, 0 processed past retention), 0 received orders, 0 events"
+    )
     listed = eproc("documents", "list").stdout
     assert kept in listed and expired not in listed
     assert expired in eproc("events", "--type", "document.purged").stdout
