@@ -70,3 +70,26 @@ def test_documents_list_as_json(database_url):
     listed = json.loads(run_cli(database_url, "documents", "list", "--json").stdout)
     assert [(d["doc_id"], d["username"], d["processed"]) for d in listed] == [(doc_id, "hillside", False)]
     assert listed[0]["created_at"].endswith("+00:00")
+
+
+def test_enqueue_reads_standard_input_and_names_each_file(database_url, tmp_path):
+    from click.testing import CliRunner
+    from support import server_environment
+
+    from eproc.cli import main
+
+    run_cli(database_url, "account", "add", "hillside", *SCHOOL)
+    invoice = (DATA / "valid" / "invoice-full.xml").read_bytes()
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<Invoice>")
+    result = CliRunner().invoke(main, ["enqueue", "-", str(bad)], input=invoice,
+                                env=server_environment(database_url))
+    assert result.exit_code == 1
+    [line] = result.stdout.splitlines()
+    file, doc_id = line.split("\t")
+    assert file == "-" and doc_id.startswith("INV-")
+    assert result.stderr.startswith(f"eproc: error: {bad}: ")
+
+    again = CliRunner().invoke(main, ["enqueue", "--json", "-"], input=invoice, env=server_environment(database_url))
+    assert again.exit_code == 0
+    assert json.loads(again.stdout) == [{"file": "-", "doc_id": doc_id, "duplicate": True, "warnings": []}]

@@ -9,6 +9,7 @@ import click
 
 from eproc.cli.common import (
     current_hub,
+    current_settings,
     document_type_choice,
     friendly_errors,
     jsonable,
@@ -30,19 +31,24 @@ from eproc.services.errors import InvalidDocument
 @click.option("--type", "doc_type", type=document_type_choice(), default=None,
               help="Document type (default: from the document).")
 @click.option("--fill-checksum", is_flag=True, help="Compute and write a missing or zero checksum first.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per file, instead of lines.")
 @friendly_errors
-def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, fill_checksum: bool) -> None:
-    """Queue documents for a school's FMS; prints one DocID per line.
+def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, fill_checksum: bool,
+            as_json: bool) -> None:
+    """Queue documents for a school's FMS; prints one FILE<TAB>DOCID line per queued file.
 
-    Each file is checked on its own: a refused file is reported and queues nothing; the others
-    are still queued. The exit status is 1 if any file was refused.
+    FILE '-' reads a document from standard input. Each file is checked on its own: a refused file
+    is reported on stderr and queues nothing; the others are still queued. The exit status is 1 if
+    any file was refused.
     """
     hub = current_hub()
     failures = 0
+    results: list[dict[str, object]] = []
     for path in files:
-        data = read_for_check(path)
+        data = _read_stdin() if path == "-" else read_for_check(path)
         if data is None:
             failures += 1
+            results.append({"file": path, "doc_id": None, "error": "cannot read"})
             continue
         try:
             queued = intake.queue_document(
@@ -51,14 +57,31 @@ def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, 
         except InvalidDocument as exc:
             failures += 1
             click.echo(f"eproc: error: {path}: refused: {exc.reason}", err=True)
+            results.append({"file": path, "doc_id": None, "error": exc.reason})
             continue
-        click.echo(queued.doc_id)
+        warnings = queued.report.warnings if queued.report else []
+        results.append({"file": path, "doc_id": queued.doc_id, "duplicate": queued.duplicate,
+                        "warnings": [w.one_line() for w in warnings]})
+        if not as_json:
+            # The file name first, so that a list of many files can be matched to its DocIDs.
+            click.echo(f"{path}\t{queued.doc_id}")
         if queued.duplicate:
             click.echo(f"eproc: note: {path}: already pending as {queued.doc_id}; not stored again", err=True)
-        for warning in queued.report.warnings if queued.report else []:
+        for warning in warnings:
             click.echo(f"eproc: warning: {path}: {warning.path}: {warning.message} [{warning.rule_id}]", err=True)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
     if failures:
         sys.exit(1)
+
+
+def _read_stdin() -> bytes | None:
+    limit = current_settings().max_request_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        click.echo(f"eproc: error: -: the document on standard input is over the limit of {limit} bytes", err=True)
+        return None
+    return bytes(data)
 
 
 @click.group()
