@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from eproc.cli.common import current_hub, friendly_errors, when
+from eproc.cli.common import CliError, current_hub, friendly_errors, when
 from eproc.services import accounts
 
 DEMO_USERNAME = "demo-school"
@@ -21,7 +23,10 @@ def account() -> None:
 @click.option("--buyer-duns", required=True, help="The school's 9-digit DUNS number.")
 @click.option("--supplier-duns", required=True, help="The supplier's 9-digit DUNS number.")
 @click.option("--account-number", default=None, help="The supplier's account number for the school.")
-@click.option("--password", default=None, help="Choose the password (default: a strong one is generated).")
+@click.option("--password", default=None,
+              help="Choose the password (visible in shell history: prefer --password-stdin or --prompt-password).")
+@click.option("--password-stdin", is_flag=True, help="Read the chosen password from the first line of standard input.")
+@click.option("--prompt-password", is_flag=True, help="Ask for the chosen password (typed twice, not echoed).")
 @click.option("--language", default="en", show_default=True)
 @click.option("--currency", default="GBP", show_default=True)
 @friendly_errors
@@ -32,10 +37,20 @@ def account_add(
     supplier_duns: str,
     account_number: str | None,
     password: str | None,
+    password_stdin: bool,
+    prompt_password: bool,
     language: str,
     currency: str,
 ) -> None:
-    """Create a school account."""
+    """Create a school account (default: a strong password is generated and shown once)."""
+    if sum((password is not None, password_stdin, prompt_password)) > 1:
+        raise CliError("give at most one of --password, --password-stdin and --prompt-password")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin: standard input holds no password")
+    elif prompt_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     view, secret = accounts.create_account(
         current_hub(),
         username,
