@@ -1,6 +1,6 @@
 """Settings: environment variables prefixed ``EPROC_``, optionally a TOML file; one object, read once.
 
-Every decision that ``fms-web-service.md`` leaves to the project (fault wording, body limit,
+Every decision that ``docs/fms-web-service.md`` leaves to the project (fault wording, body limit,
 time zone, expiry) lives here so that an operator can change it without touching code.
 """
 
