@@ -33,7 +33,7 @@ def test_validate_reports_and_exit_statuses(eproc, tmp_path):
     bad = with_checksum(VALID / "content-order-full.xml", tmp_path / "order.xml", "12345")
     rejected = eproc("validate", str(good), str(bad), ok=False)
     assert rejected.returncode == 1
-    assert f"{bad}: REJECTED (order; 1 errors" in rejected.stdout
+    assert f"{bad}: REJECTED (order; 1 error, 0 warnings" in rejected.stdout  # in the right number
     assert "[checksum.mismatch]" in rejected.stdout and "/Order/OrderHead/Checksum" in rejected.stdout
 
     unreadable = eproc("validate", str(good), str(tmp_path / "missing.xml"), ok=False)
