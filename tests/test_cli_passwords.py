@@ -39,3 +39,18 @@ def test_empty_standard_input_and_two_sources_are_refused(database_url):
     assert empty.stderr.strip() == "eproc: error: --password-stdin: standard input holds no password"
     both = add(database_url, "--password-stdin", "--password", "x", given="y\n")
     assert both.exit_code == 1 and "at most one of" in both.stderr
+
+
+def test_accounts_and_tokens_as_json(database_url):
+    import json
+
+    from support import run_cli
+
+    add(database_url, "--password-stdin", given="chosen-password-from-stdin-1\n")
+    [listed] = json.loads(run_cli(database_url, "account", "list", "--json").stdout)
+    assert listed["username"] == "hillside" and listed["buyer_duns"] == "123456789"
+    shown = json.loads(run_cli(database_url, "account", "show", "--json", "hillside").stdout)
+    assert shown["locked"] is False and "chosen-password" not in json.dumps(shown)
+    assert run_cli(database_url, "token", "create", "portal", "--permission", "StoreDocument").returncode == 0
+    [token] = json.loads(run_cli(database_url, "token", "list", "--json").stdout)
+    assert token["name"] == "portal"

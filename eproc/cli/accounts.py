@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
-from eproc.cli.common import CliError, current_hub, friendly_errors, when
+from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, when
 from eproc.services import accounts
 
 DEMO_USERNAME = "demo-school"
@@ -94,10 +95,14 @@ def account_demo() -> None:
 
 
 @account.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def account_list() -> None:
+def account_list(as_json: bool) -> None:
     """List school accounts."""
     rows = accounts.list_accounts(current_hub())
+    if as_json:
+        click.echo(json.dumps([jsonable(a) for a in rows], indent=2))
+        return
     click.echo(f"{'USERNAME':<24} {'ENABLED':<8} {'BUYER DUNS':<10} {'SUPPLIER':<10} ESTABLISHMENT")
     for a in rows:
         click.echo(
@@ -126,14 +131,18 @@ def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bo
 
 @account.command("show")
 @click.argument("username")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 @friendly_errors
-def account_show(username: str) -> None:
+def account_show(username: str, as_json: bool) -> None:
     """Show an account (never its password)."""
     from eproc.services.lockout import seconds_left
 
     hub = current_hub()
     view = accounts.show_account(hub, username)
     now = hub.now()
+    if as_json:
+        click.echo(json.dumps({**jsonable(view), "locked": view.is_locked(now)}, indent=2))
+        return
     _print_account(view, seconds_left(view.locked_until, now), view.is_locked(now))
 
 
