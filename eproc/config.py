@@ -1,6 +1,6 @@
 """Settings: environment variables prefixed ``EPROC_``, optionally a TOML file; one object, read once.
 
-Every decision that ``fms-web-service.md`` leaves to the project (fault wording, body limit,
+Every decision that ``docs/fms-web-service.md`` leaves to the project (fault wording, body limit,
 time zone, expiry) lives here so that an operator can change it without touching code.
 """
 
@@ -54,6 +54,10 @@ class Settings:
     database_url: str = "sqlite:///./eproc.db"
     expiry_days: int = 90
     retention_days: int = 365
+    # Received Authorised Orders and the event log have retention periods of their own (0 keeps
+    # them for ever): FMS keeps the order itself, so the hub's copy is a short-lived audit trail.
+    order_retention_days: int = 730
+    event_retention_days: int = 400
     timezone: str = "Europe/London"
     max_request_bytes: int = 16 * 1024 * 1024
     service_path: str = "/service.asmx"
@@ -98,9 +102,19 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from a TOML file (``EPROC_CONFIG_FILE``) overlaid by ``EPROC_*`` variables."""
-    environ = os.environ if environ is None else environ
+    return _load(os.environ if environ is None else environ)[0]
+
+
+def setting_sources(environ: Mapping[str, str] | None = None) -> tuple[Settings, dict[str, str]]:
+    """The settings and, for each field (``faults.<name>`` for fault texts), where its value came
+    from: ``default``, ``file`` (EPROC_CONFIG_FILE) or ``environment``."""
+    return _load(os.environ if environ is None else environ)
+
+
+def _load(environ: Mapping[str, str]) -> tuple[Settings, dict[str, str]]:
     values: dict[str, Any] = {}
     fault_values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     config_file = environ.get(f"{PREFIX}CONFIG_FILE")
     if config_file:
         try:
@@ -112,11 +126,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"{PREFIX}CONFIG_FILE {config_file} is not valid TOML: {exc}") from None
         fault_values.update(data.pop("faults", {}) or {})
         values.update(data)
+        sources.update({name: "file" for name in data})
+        sources.update({f"faults.{name}": "file" for name in fault_values})
     for key, raw in environ.items():
         if key.startswith(f"{PREFIX}FAULT_"):
-            fault_values[key[len(PREFIX) + 6 :].lower()] = raw
+            name = key[len(PREFIX) + 6 :].lower()
+            fault_values[name] = raw
+            sources[f"faults.{name}"] = "environment"
         elif key.startswith(PREFIX) and key != f"{PREFIX}CONFIG_FILE":
             values[key[len(PREFIX) :].lower()] = raw
+            sources[key[len(PREFIX) :].lower()] = "environment"
 
     fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "faults"}
     kwargs: dict[str, Any] = {}
@@ -128,7 +147,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     faults = FaultMessages(**{k: str(v) for k, v in fault_values.items() if k in known_faults})
     settings = Settings(faults=faults, **kwargs)
     _check(settings)
-    return settings
+    known = {**{name: sources.get(name, "default") for name in fields},
+             **{f"faults.{name}": sources.get(f"faults.{name}", "default") for name in sorted(known_faults)}}
+    return settings, known
 
 
 def _check(settings: Settings) -> None:

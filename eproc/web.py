@@ -1,5 +1,5 @@
 """The WSGI application: the SOAP endpoint at the configured path, the portal API under ``/api``,
-and a health check.
+liveness at ``/health`` and readiness at ``/health/ready``.
 
 An entry point: it is one of the few places that read the settings (``wsgi.py`` and ``eproc serve``
 call :func:`create_app` without any), and it builds the hub every request goes through.
@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from eproc.config import Settings, get_settings
+from eproc.config import ConfigError, Settings, get_settings
 from eproc.services.hub import Hub, build_hub
 
 StartResponse = Callable[..., object]
@@ -38,6 +38,8 @@ class EprocWsgi:
             return self._api(environ, start_response)
         if request_path == "/health":
             return self._health(start_response)
+        if request_path == "/health/ready":
+            return self._ready(start_response)
         body = f"Not found. The FMS web service is at {self.hub.settings.service_path}\n".encode()
         start_response(
             "404 Not Found", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
@@ -45,15 +47,57 @@ class EprocWsgi:
         return [body]
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            self.hub.store.ping()
-            status, payload = "200 OK", {"status": "ok"}
-        except Exception:  # noqa: BLE001 - a health check reports, it does not raise
-            log.exception("health check: database unreachable")
-            status, payload = "503 Service Unavailable", {"status": "database unavailable"}
-        body = json.dumps(payload).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+        """Liveness only: the process answers. Whether it can serve is ``/health/ready``'s to say;
+        a liveness probe that failed with the database would have every worker restarted for an
+        outage a restart cannot mend."""
+        return _json(start_response, "200 OK", {"status": "ok"})
+
+    def _ready(self, start_response: StartResponse) -> Iterable[bytes]:
+        """Readiness, apart from liveness: 503 while the database cannot serve this code, so a load
+        balancer sends no FMS call here that could only end in an internal error."""
+        condition = self.hub.store.condition()
+        payload: dict[str, object] = {"revision": condition.revision, "head": condition.head}
+        if condition.ready:
+            status, payload["status"] = "200 OK", "ready"
+        else:
+            status = "503 Service Unavailable"
+            payload["status"] = "database unreachable" if not condition.reachable else "database not migrated"
+            log.error("readiness: %s", condition.problem)
+        return _json(start_response, status, payload)
+
+
+def _json(start_response: StartResponse, status: str, payload: dict[str, object]) -> Iterable[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def check_database(hub: Hub, *, require_reachable: bool) -> None:
+    """Refuse to start on a database this code cannot use, with the one line that says why.
+
+    A schema that is missing or behind is a deployment mistake that no wait will mend: refused
+    always. An unreachable server may come back: ``eproc serve`` refuses to start on one
+    (``require_reachable``), but a worker gunicorn restarts while the database is briefly down
+    starts anyway and answers 503 on ``/health/ready`` until it is back, rather than taking the
+    whole service down with it.
+    """
+    condition = hub.store.condition()
+    if condition.ready:
+        return
+    if condition.reachable or require_reachable:
+        raise ConfigError(condition.problem or "the database is not ready")
+    log.error("starting without the database: %s", condition.problem)
+
+
+def check_files(settings: Settings) -> None:
+    """The files the application reads at start-up (the index XSLT), checked without a database,
+    so that ``eproc serve`` can refuse them before it forks."""
+    from eproc.soap.index import IndexWriter, IndexXsltError
+
+    try:
+        IndexWriter(settings.index_xslt)
+    except IndexXsltError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> EprocWsgi:
@@ -66,6 +110,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> E
 
     if hub is None:
         hub = build_hub(settings or get_settings())
+    check_database(hub, require_reachable=False)
     hub.warm()
     api: WsgiApp = create_api(hub).wsgi_app  # type: ignore[assignment]  # werkzeug's StartResponse is narrower
     return EprocWsgi(hub, SoapEndpoint(hub), api)

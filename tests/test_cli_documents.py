@@ -33,7 +33,7 @@ def test_validate_reports_and_exit_statuses(eproc, tmp_path):
     bad = with_checksum(VALID / "content-order-full.xml", tmp_path / "order.xml", "12345")
     rejected = eproc("validate", str(good), str(bad), ok=False)
     assert rejected.returncode == 1
-    assert f"{bad}: REJECTED (order; 1 errors" in rejected.stdout
+    assert f"{bad}: REJECTED (order; 1 error, 0 warnings" in rejected.stdout  # in the right number
     assert "[checksum.mismatch]" in rejected.stdout and "/Order/OrderHead/Checksum" in rejected.stdout
 
     unreadable = eproc("validate", str(good), str(tmp_path / "missing.xml"), ok=False)
@@ -84,7 +84,7 @@ def test_enqueue_fill_checksum_fills_only_a_missing_or_zero_one(eproc, tmp_path)
     refused = eproc("enqueue", str(zero), ok=False)
     assert "[checksum.mismatch]" in refused.stderr
 
-    doc_id = eproc("enqueue", "--fill-checksum", str(zero)).stdout.strip()
+    doc_id = eproc("enqueue", "--fill-checksum", str(zero)).stdout.split()[-1]
     assert eproc("documents", "show", doc_id).stdout.rstrip("\n").endswith(source.read_text().rstrip("\n"))
 
     wrong = with_checksum(source, tmp_path / "wrong.xml", "11111")
@@ -115,7 +115,7 @@ def test_every_rule_variant_through_enqueue(tmp_path):
             assert "eproc: warning:" in result.stderr and f"[{variant['rule_id']}]" in result.stderr, variant
             queued += 1
             # The variants share a document number: withdraw each so the next is not a duplicate.
-            eproc("documents", "withdraw", result.stdout.strip())
+            eproc("documents", "withdraw", result.stdout.split()[-1])
     assert len(variants) >= 20
     listed = eproc("documents", "list").stdout.strip().splitlines()
     assert len(listed) - 1 == queued  # the header line, then only the warning variants

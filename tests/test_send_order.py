@@ -69,3 +69,33 @@ def test_an_empty_document_is_refused(live_app, school):
     response = net.call(live_app.endpoint, "SendOrder", "<Document></Document>", username=school, password=PASSWORD)
     code, message = net.fault(response)
     assert message == "InvalidXmlException: the Document element is empty: send the Authorised Order XML"
+
+
+def _padded_order(total_characters: int) -> str:
+    """The FMS order, padded with white space between elements up to ``total_characters``: still a
+    legal Authorised Order, whose escaped text in the envelope is one text node of that size.
+    The padding is split in two so that no text node of the order itself is over libxml2's limit."""
+    document = (DATA / "valid" / "authorised-order-fms.xml").read_text(encoding="utf-8")
+    half = " " * ((total_characters - len(document)) // 2)
+    return document.replace("<OrderHead>", f"{half}<OrderHead>", 1).replace("<OrderReferences>",
+                                                                           f"{half}<OrderReferences>", 1)
+
+
+def test_an_order_over_libxml2s_text_node_limit_but_within_the_body_limit_is_accepted(live_app, live_hub, school):
+    """libxml2 refuses text nodes over 10,000,000 characters unless told otherwise; the limit FMS is
+    told about is EPROC_MAX_REQUEST_BYTES (16 MiB), and a 15 MB Authorised Order is legal."""
+    document = _padded_order(15_000_000)
+    response = send(live_app, school, document)
+    assert response.status == 200, net.fault(response)
+    assert net.result_text(response, "SendOrder") == "true"
+    [listed] = admin.list_orders(live_hub, school)
+    assert len(admin.show_order(live_hub, listed.id).xml) == len(document.encode())
+
+
+def test_a_large_envelope_is_still_held_to_the_depth_limit(live_app, school):
+    """Lifting the text limit must not lift the depth limit (XML_PARSE_HUGE does both in libxml2)."""
+    deep = "<a>" * 1000 + "</a>" * 1000
+    params = f"<Document>{' ' * 10_500_000}</Document>{deep}"
+    response = net.call(live_app.endpoint, "SendOrder", params, username=school, password=PASSWORD)
+    code, message = net.fault(response)
+    assert message.startswith("InvalidRequestException: the request is not well-formed XML: Excessive depth")

@@ -16,6 +16,7 @@ from eproc.cli.checks import checksum, validate
 from eproc.cli.db import db
 from eproc.cli.queue import documents, enqueue, orders
 from eproc.cli.serve import serve
+from eproc.cli.settings import config
 from eproc.cli.tokens import token
 from eproc.cli.watch import events, purge, status
 
@@ -59,7 +60,9 @@ def main(ctx: click.Context) -> None:
         click.echo(ctx.get_help())  # a bare 'eproc' is a request for help, not a mistake
 
 
-for command in (db, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve):
+for command in (
+    db, config, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve,
+):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
-from eproc.cli.common import current_hub, friendly_errors, when
+from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, when
 from eproc.services import accounts
 
 DEMO_USERNAME = "demo-school"
@@ -21,7 +24,10 @@ def account() -> None:
 @click.option("--buyer-duns", required=True, help="The school's 9-digit DUNS number.")
 @click.option("--supplier-duns", required=True, help="The supplier's 9-digit DUNS number.")
 @click.option("--account-number", default=None, help="The supplier's account number for the school.")
-@click.option("--password", default=None, help="Choose the password (default: a strong one is generated).")
+@click.option("--password", default=None,
+              help="Choose the password (visible in shell history: prefer --password-stdin or --prompt-password).")
+@click.option("--password-stdin", is_flag=True, help="Read the chosen password from the first line of standard input.")
+@click.option("--prompt-password", is_flag=True, help="Ask for the chosen password (typed twice, not echoed).")
 @click.option("--language", default="en", show_default=True)
 @click.option("--currency", default="GBP", show_default=True)
 @friendly_errors
@@ -32,10 +38,20 @@ def account_add(
     supplier_duns: str,
     account_number: str | None,
     password: str | None,
+    password_stdin: bool,
+    prompt_password: bool,
     language: str,
     currency: str,
 ) -> None:
-    """Create a school account."""
+    """Create a school account (default: a strong password is generated and shown once)."""
+    if sum((password is not None, password_stdin, prompt_password)) > 1:
+        raise CliError("give at most one of --password, --password-stdin and --prompt-password")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin: standard input holds no password")
+    elif prompt_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     view, secret = accounts.create_account(
         current_hub(),
         username,
@@ -79,10 +95,14 @@ def account_demo() -> None:
 
 
 @account.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def account_list() -> None:
+def account_list(as_json: bool) -> None:
     """List school accounts."""
     rows = accounts.list_accounts(current_hub())
+    if as_json:
+        click.echo(json.dumps([jsonable(a) for a in rows], indent=2))
+        return
     click.echo(f"{'USERNAME':<24} {'ENABLED':<8} {'BUYER DUNS':<10} {'SUPPLIER':<10} ESTABLISHMENT")
     for a in rows:
         click.echo(
@@ -111,14 +131,18 @@ def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bo
 
 @account.command("show")
 @click.argument("username")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 @friendly_errors
-def account_show(username: str) -> None:
+def account_show(username: str, as_json: bool) -> None:
     """Show an account (never its password)."""
     from eproc.services.lockout import seconds_left
 
     hub = current_hub()
     view = accounts.show_account(hub, username)
     now = hub.now()
+    if as_json:
+        click.echo(json.dumps({**jsonable(view), "locked": view.is_locked(now)}, indent=2))
+        return
     _print_account(view, seconds_left(view.locked_until, now), view.is_locked(now))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from eproc.cli.common import current_hub, document_type_choice, friendly_errors, read_for_check
+from eproc.cli.common import count_of, current_hub, document_type_choice, friendly_errors, read_for_check
 from eproc.ebis import SchemaRegistry, ValidationReport, explain_schema_finding
 from eproc.services import validation
 from eproc.services.errors import InvalidDocument
@@ -19,7 +19,8 @@ EXIT_REJECTED, EXIT_UNREADABLE = 1, 2
 def _print_report(path: str, report: ValidationReport, explain_with: SchemaRegistry | None = None) -> None:
     verdict = "ACCEPTED" if report.accepted else "REJECTED"
     kind = report.doc_type or "unknown document"
-    click.echo(f"{path}: {verdict} ({kind}; {len(report.errors)} errors, {len(report.warnings)} warnings; "
+    click.echo(f"{path}: {verdict} ({kind}; {count_of(len(report.errors), 'error')}, "
+               f"{count_of(len(report.warnings), 'warning')}; "
                f"rules {report.rule_set_version})")
     for finding in report.findings:
         click.echo(f"  {finding.severity:<7} {finding.one_line()}")

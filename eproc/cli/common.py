@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import SQLAlchemyError
 
 from eproc import ebis
 from eproc.config import ConfigError, Settings, load_settings
 from eproc.services.errors import EprocError
 from eproc.services.hub import Hub, build_hub
+from eproc.store.condition import explain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,15 +80,70 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (EprocError, ConfigError) as exc:
             raise CliError(str(exc)) from None
-        except (OperationalError, ProgrammingError) as exc:
-            detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-            raise CliError(f"database not ready ({detail}); run 'eproc db upgrade' first") from None
+        except SQLAlchemyError as exc:
+            # 'eproc db upgrade' is the advice only when the schema is what is missing: a server
+            # that is down, a read-only file or a full disk each get their own line (condition.py).
+            raise CliError(str(explain(exc, current_settings().database_url))) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``noun`` in the number ``count`` asks for: 1 document, 2 documents, 0 documents."""
+    return noun if count == 1 else (plural_form or f"{noun}s")
+
+
+def count_of(count: int, noun: str, plural_form: str | None = None) -> str:
+    return f"{count} {plural(count, noun, plural_form)}"
+
+
+def jsonable(view: Any) -> dict[str, Any]:
+    """A view dataclass as JSON-ready values: times in ISO 8601 UTC, money as exact strings."""
+    out: dict[str, Any] = {}
+    for key, value in dataclasses.asdict(view).items():
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, bytes):
+            continue
+        out[key] = value
+    return out
+
+
+def print_fields(rows: list[tuple[str, str]], width: int = 0) -> None:
+    """``label:`` and value, the values aligned (at least) one column past the longest label."""
+    width = max(width, max(len(label) for label, _ in rows) + 2)
+    for label, value in rows:
+        click.echo(f"{label + ':':<{width}}{value}")
+
+
+def print_report(report: dict[str, Any] | None) -> None:
+    """The stored validation report: the verdict, then every finding on a line of its own."""
+    if report is None:
+        click.echo("report: none stored")
+        return
+    errors, warnings = report.get("errors", []), report.get("warnings", [])
+    verdict = "accepted" if report.get("accepted") else "refused"
+    counts = ", ".join(
+        part for part in (
+            count_of(len(errors), "error") if errors else "",
+            count_of(len(warnings), "warning") if warnings or not errors else "",
+        ) if part
+    )
+    click.echo(f"report: {verdict}, {counts} (rule set {report.get('rule_set_version', '-')})")
+    for severity, findings in (("error", errors), ("warning", warnings)):
+        for finding in findings:
+            where = finding.get("path") or "/"
+            if finding.get("line"):
+                where += f" (line {finding['line']})"
+            click.echo(f"  {severity:<8}{where}: {finding.get('message')} [{finding.get('rule_id')}]")
+    if report.get("findings_truncated"):
+        click.echo("  (more findings than the report lists)")
 
 
 def read_for_check(path: str) -> bytes | None:

@@ -7,7 +7,18 @@ import sys
 
 import click
 
-from eproc.cli.common import current_hub, document_type_choice, friendly_errors, read_for_check, when
+from eproc.cli.common import (
+    current_hub,
+    current_settings,
+    document_type_choice,
+    friendly_errors,
+    jsonable,
+    plural,
+    print_fields,
+    print_report,
+    read_for_check,
+    when,
+)
 from eproc.ebis import decode_document
 from eproc.services import admin, intake
 from eproc.services import documents as documents_service
@@ -20,19 +31,24 @@ from eproc.services.errors import InvalidDocument
 @click.option("--type", "doc_type", type=document_type_choice(), default=None,
               help="Document type (default: from the document).")
 @click.option("--fill-checksum", is_flag=True, help="Compute and write a missing or zero checksum first.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per file, instead of lines.")
 @friendly_errors
-def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, fill_checksum: bool) -> None:
-    """Queue documents for a school's FMS; prints one DocID per line.
+def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, fill_checksum: bool,
+            as_json: bool) -> None:
+    """Queue documents for a school's FMS; prints one FILE<TAB>DOCID line per queued file.
 
-    Each file is checked on its own: a refused file is reported and queues nothing; the others
-    are still queued. The exit status is 1 if any file was refused.
+    FILE '-' reads a document from standard input. Each file is checked on its own: a refused file
+    is reported on stderr and queues nothing; the others are still queued. The exit status is 1 if
+    any file was refused.
     """
     hub = current_hub()
     failures = 0
+    results: list[dict[str, object]] = []
     for path in files:
-        data = read_for_check(path)
+        data = _read_stdin() if path == "-" else read_for_check(path)
         if data is None:
             failures += 1
+            results.append({"file": path, "doc_id": None, "error": "cannot read"})
             continue
         try:
             queued = intake.queue_document(
@@ -41,14 +57,31 @@ def enqueue(files: tuple[str, ...], username: str | None, doc_type: str | None, 
         except InvalidDocument as exc:
             failures += 1
             click.echo(f"eproc: error: {path}: refused: {exc.reason}", err=True)
+            results.append({"file": path, "doc_id": None, "error": exc.reason})
             continue
-        click.echo(queued.doc_id)
+        warnings = queued.report.warnings if queued.report else []
+        results.append({"file": path, "doc_id": queued.doc_id, "duplicate": queued.duplicate,
+                        "warnings": [w.one_line() for w in warnings]})
+        if not as_json:
+            # The file name first, so that a list of many files can be matched to its DocIDs.
+            click.echo(f"{path}\t{queued.doc_id}")
         if queued.duplicate:
             click.echo(f"eproc: note: {path}: already pending as {queued.doc_id}; not stored again", err=True)
-        for warning in queued.report.warnings if queued.report else []:
+        for warning in warnings:
             click.echo(f"eproc: warning: {path}: {warning.path}: {warning.message} [{warning.rule_id}]", err=True)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
     if failures:
         sys.exit(1)
+
+
+def _read_stdin() -> bytes | None:
+    limit = current_settings().max_request_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        click.echo(f"eproc: error: -: the document on standard input is over the limit of {limit} bytes", err=True)
+        return None
+    return bytes(data)
 
 
 @click.group()
@@ -59,10 +92,15 @@ def documents() -> None:
 @documents.command("list")
 @click.option("--account", "username", default=None)
 @click.option("--unprocessed", is_flag=True, help="Only documents FMS has not marked processed.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def documents_list(username: str | None, unprocessed: bool) -> None:
+def documents_list(username: str | None, unprocessed: bool, as_json: bool) -> None:
     """List queued documents."""
     rows = admin.list_documents(current_hub(), username, unprocessed)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in jsonable(d).items() if k not in ("report_json", "xml")}
+                               for d in rows], indent=2))
+        return
     click.echo(f"{'DOCID':<30} {'TYPE':<10} {'ACCOUNT':<20} {'NUMBER':<16} {'CREATED':<21} {'PROCESSED':<9} COLLECTED")
     for d in rows:
         click.echo(
@@ -73,11 +111,17 @@ def documents_list(username: str | None, unprocessed: bool) -> None:
 
 @documents.command("show")
 @click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the fields, the report and the XML.")
 @friendly_errors
-def documents_show(doc_id: str) -> None:
-    """Show a document's state, its validation report and its XML."""
+def documents_show(doc_id: str, as_json: bool) -> None:
+    """Show a document's state, its validation report (verdict and every finding) and its XML."""
     d = admin.show_document(current_hub(), doc_id)
-    for label, value in [
+    report = json.loads(d.report_json) if d.report_json else None
+    if as_json:
+        fields = {k: v for k, v in jsonable(d).items() if k not in ("report_json", "xml")}
+        click.echo(json.dumps({**fields, "report": report, "xml": decode_document(d.xml or b"")}, indent=2))
+        return
+    print_fields([
         ("DocID", d.doc_id),
         ("type", d.doc_type),
         ("account", d.username),
@@ -91,13 +135,11 @@ def documents_show(doc_id: str) -> None:
         ("processed", f"yes, {when(d.processed_at)}" if d.processed else "no"),
         (
             "collected",
-            f"{d.collect_count} times (first {when(d.first_collected_at)}, last {when(d.last_collected_at)})",
+            f"{d.collect_count} {plural(d.collect_count, 'time')} "
+            f"(first {when(d.first_collected_at)}, last {when(d.last_collected_at)})",
         ),
-    ]:
-        click.echo(f"{label + ':':<24}{value}")
-    if d.report_json:
-        report = json.loads(d.report_json)
-        click.echo(f"{'report:':<24}{report.get('verdict', '')} ({len(report.get('warnings', []))} warnings)")
+    ], width=24)
+    print_report(report)
     click.echo("")
     click.echo(decode_document(d.xml or b""))
 
@@ -118,10 +160,15 @@ def orders() -> None:
 
 @orders.command("list")
 @click.option("--account", "username", default=None)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def orders_list(username: str | None) -> None:
+def orders_list(username: str | None, as_json: bool) -> None:
     """List received orders."""
     rows = admin.list_orders(current_hub(), username)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in jsonable(o).items() if k not in ("report_json", "xml")}
+                               for o in rows], indent=2))
+        return
     click.echo(f"{'ID':<6} {'ACCOUNT':<20} {'ORDER NUMBER':<20} {'REV':<4} RECEIVED")
     for o in rows:
         click.echo(f"{o.id:<6} {o.username:<20} {o.order_number:<20} {o.revision:<4} {when(o.received_at)}")
@@ -129,7 +176,24 @@ def orders_list(username: str | None) -> None:
 
 @orders.command("show")
 @click.argument("order_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the fields, the report and the XML.")
 @friendly_errors
-def orders_show(order_id: int) -> None:
-    """Print a received order's XML as FMS sent it."""
-    click.echo(decode_document(admin.show_order(current_hub(), order_id).xml or b""))
+def orders_show(order_id: int, as_json: bool) -> None:
+    """Show a received order, its validation report (verdict and every finding) and its XML as FMS sent it."""
+    o = admin.show_order(current_hub(), order_id)
+    report = json.loads(o.report_json) if o.report_json else None
+    if as_json:
+        fields = {k: v for k, v in jsonable(o).items() if k not in ("report_json", "xml")}
+        click.echo(json.dumps({**fields, "report": report, "xml": decode_document(o.xml or b"")}, indent=2))
+        return
+    print_fields([
+        ("id", str(o.id)),
+        ("account", o.username),
+        ("order number", o.order_number),
+        ("revision", str(o.revision)),
+        ("received", when(o.received_at)),
+        ("sha256", o.sha256),
+    ])
+    print_report(report)
+    click.echo("")
+    click.echo(decode_document(o.xml or b""))

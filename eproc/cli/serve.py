@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from eproc.cli.common import CliError, current_settings, friendly_errors
+from eproc.cli.common import CliError, current_hub, current_settings, friendly_errors
 
 
 @click.command("serve")
@@ -18,14 +16,26 @@ from eproc.cli.common import CliError, current_settings, friendly_errors
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve the FMS web service (gunicorn)."""
+    from eproc import preflight
     from eproc.server import serve as run_server
+    from eproc.web import check_database, check_files
 
     if bool(tls_cert) != bool(tls_key):
         raise CliError("--tls-cert and --tls-key go together")
-    for path in (tls_cert, tls_key):
-        if path and not Path(path).is_file():
-            raise CliError(f"{path}: no such file")
-    settings = current_settings()  # refuse a bad configuration before forking workers
+    # Everything that would make every call fail is refused here, before a worker is forked or a
+    # URL announced: the settings, the TLS files, the port, the XSLT, the database.
+    settings = current_settings()
+    if tls_cert and tls_key:
+        preflight.check_tls(tls_cert, tls_key)
+    check_files(settings)
+    hub = current_hub()
+    check_database(hub, require_reachable=True)
+    # The workers open their own connections after the fork; none may be inherited from here.
+    hub.store.engine.dispose()
+    preflight.check_port(host, port)
+    warning = preflight.plain_http_warning(host, tls=bool(tls_cert))
+    if warning:
+        click.echo(f"eproc: warning: {warning}", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
     run_server(host, port, workers, tls_cert, tls_key)

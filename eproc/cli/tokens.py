@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from eproc.cli.common import current_hub, friendly_errors, when
+from eproc.cli.common import current_hub, friendly_errors, jsonable, when
 from eproc.services import tokens
 
 
@@ -30,10 +32,14 @@ def token_create(name: str, permissions: tuple[str, ...], usernames: tuple[str, 
 
 
 @token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @friendly_errors
-def token_list() -> None:
+def token_list(as_json: bool) -> None:
     """List tokens (never the tokens themselves)."""
     rows = tokens.list_tokens(current_hub())
+    if as_json:
+        click.echo(json.dumps([jsonable(t) for t in rows], indent=2))
+        return
     click.echo(f"{'NAME':<24} {'STATE':<8} {'PERMISSIONS':<40} {'ACCOUNTS':<20} {'EXPIRES':<21} LAST USED")
     now = current_hub().now()
     for t in rows:

@@ -176,10 +176,19 @@ def show_order(hub: Hub, order_id: int) -> OrderView:
         return _order_view(order, uow.accounts.usernames().get(order.account_id, "?"), full=True)
 
 
-def list_events(hub: Hub, username: str | None = None, type_: str | None = None) -> list[EventView]:
+def list_events(
+    hub: Hub,
+    username: str | None = None,
+    type_: str | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> list[EventView]:
+    """Events oldest first, ``since`` inclusive and ``until`` exclusive; ``limit``: the most recent."""
     with hub.unit_of_work() as uow:
         names = uow.accounts.usernames()
-        rows = uow.events.listing(_account_id(uow, username), type_)
+        rows = uow.events.listing(_account_id(uow, username), type_, since=since, until=until, limit=limit)
         return [
             EventView(e.at, e.type, names.get(e.account_id) if e.account_id else None, e.subject, e.detail)
             for e in rows

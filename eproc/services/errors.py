@@ -41,6 +41,18 @@ class DuplicateDocument(Conflict):
         self.doc_id = doc_id
 
 
+class DatabaseUnavailable(EprocError):
+    """The database cannot be reached or opened (server down, wrong host, login refused)."""
+
+
+class SchemaNotReady(EprocError):
+    """The database is reachable but not at the schema this code needs: 'eproc db upgrade' fixes it."""
+
+
+class StorageRefused(EprocError):
+    """The database is reachable and migrated but refused the work: read-only, full, locked."""
+
+
 class AuthenticationFailed(EprocError):
     """Unknown user, wrong password, disabled or locked account: deliberately indistinguishable."""
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from spyne import Application
+from lxml import etree
+from spyne import Application, Fault
 from spyne import const as spyne_const
 from spyne.protocol.soap import Soap11, Soap12
+from spyne.protocol.soap.soap11 import _parse_xml_string
 
 from eproc.services.hub import Hub
 from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_envelope, response_envelope
@@ -70,6 +72,57 @@ class AsmxSoap12(AsmxOutput, Soap12):
     mime_type = SOAP12.content_type
 
 
+# libxml2 refuses a text node over 10,000,000 characters (or bytes of input) unless XML_PARSE_HUGE
+# is set, and SendOrder carries the whole Authorised Order as one escaped text node: without this a
+# legal order well under EPROC_MAX_REQUEST_BYTES was refused. XML_PARSE_HUGE also lifts the depth
+# limit from 256 to 2048, so the envelope is parsed huge only when the text limit is what stopped
+# it, and its depth is then checked here against the same 256. DTDs never get this far (the
+# endpoint refuses them), entities stay unresolved and the network off, and the body is bounded
+# by EPROC_MAX_REQUEST_BYTES before any parser sees it.
+ENVELOPE_MAX_DEPTH = 256
+_TEXT_LIMIT_MARKERS = ("Text node too long", "Buffer size limit exceeded")
+
+
+def _deeper_than(root: Any, limit: int) -> bool:
+    depth = 0
+    for event, _element in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+class LargeTextInput:
+    """Mixin for spyne's SOAP input protocols: envelopes whose one big text node is over libxml2's
+    ordinary limit are parsed again with that limit lifted (and nothing else loosened)."""
+
+    parser_kwargs: dict[str, Any]  # spyne's, from the protocol class this is mixed into
+
+    def create_in_document(self, ctx: Any, charset: Any = None) -> None:
+        ctx.in_string = list(ctx.in_string)  # a generator over the body in spyne: read it twice
+        try:
+            super().create_in_document(ctx, charset)  # type: ignore[misc]
+        except Fault as fault:
+            text = str(fault.faultstring)
+            if not any(marker in text for marker in _TEXT_LIMIT_MARKERS):
+                raise
+            parser = etree.XMLParser(**{**self.parser_kwargs, "huge_tree": True})
+            ctx.in_document = _parse_xml_string(ctx.in_string, parser, charset)
+            if _deeper_than(ctx.in_document[0], ENVELOPE_MAX_DEPTH):
+                raise Fault(
+                    "Client.XMLSyntaxError",
+                    f"Excessive depth in document: {ENVELOPE_MAX_DEPTH} levels of elements",
+                ) from None
+
+
+class EnvelopeSoap11(LargeTextInput, Soap11):
+    pass
+
+
+class EnvelopeSoap12(LargeTextInput, Soap12):
+    pass
+
+
 class EprocApplication(Application):
     def __init__(self, hub: Hub, index: IndexWriter, in_protocol: Any, out_protocol: Any) -> None:
         super().__init__(
@@ -88,6 +141,6 @@ class EprocApplication(Application):
 def build_applications(hub: Hub, index: IndexWriter) -> dict[str, EprocApplication]:
     """One spyne application per SOAP version: spyne gives an application one input protocol."""
     return {
-        "1.1": EprocApplication(hub, index, Soap11(validator="lxml"), AsmxSoap11()),
-        "1.2": EprocApplication(hub, index, Soap12(validator="lxml"), AsmxSoap12()),
+        "1.1": EprocApplication(hub, index, EnvelopeSoap11(validator="lxml"), AsmxSoap11()),
+        "1.2": EprocApplication(hub, index, EnvelopeSoap12(validator="lxml"), AsmxSoap12()),
     }

@@ -45,9 +45,22 @@ def _compile(xslt_path: str) -> etree.XSLT:
     # No network, no file access from inside the stylesheet: it only reshapes the index.
     access = etree.XSLTAccessControl.DENY_ALL
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    path = Path(xslt_path)
+    # lxml's own messages for an unreadable file are several lines of libxml2 text; these are one.
+    if not path.is_file():
+        raise IndexXsltError(f"EPROC_INDEX_XSLT {xslt_path}: no such file")
     try:
-        return etree.XSLT(etree.parse(str(Path(xslt_path)), parser), access_control=access)
+        with path.open("rb") as handle:
+            tree = etree.parse(handle, parser)
     except OSError as exc:
-        raise IndexXsltError(f"EPROC_INDEX_XSLT {xslt_path}: cannot read it ({exc})") from None
-    except (etree.XMLSyntaxError, etree.XSLTParseError) as exc:
-        raise IndexXsltError(f"EPROC_INDEX_XSLT {xslt_path}: not a usable XSLT ({exc})") from None
+        raise IndexXsltError(f"EPROC_INDEX_XSLT {xslt_path}: cannot read it ({exc.strerror})") from None
+    except etree.XMLSyntaxError as exc:
+        raise IndexXsltError(f"EPROC_INDEX_XSLT {xslt_path}: not well-formed XML ({_first_line(exc)})") from None
+    try:
+        return etree.XSLT(tree, access_control=access)
+    except etree.XSLTParseError as exc:
+        raise IndexXsltError(f"EPROC_INDEX_XSLT {xslt_path}: not a usable XSLT ({_first_line(exc)})") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

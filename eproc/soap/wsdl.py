@@ -2,7 +2,7 @@
 
 Why static: spyne's generated WSDL hard-codes ``soapAction`` to the bare operation name and
 names message parts differently from ASMX, and a .NET tool regenerating a proxy from it would
-produce a different client API (see fms-web-service.md, section 3). So ``schemas/service.wsdl``
+produce a different client API (see docs/fms-web-service.md, section 3). So ``schemas/service.wsdl``
 is written exactly as ASP.NET would write it, and only the two ``address`` locations change at
 run time, to the URL the request came in on, as ASMX itself does.
 """

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
+from eproc.store.condition import Condition, condition, row_counts
 from eproc.store.repositories import (
     CredentialState,
     TokenState,
@@ -86,3 +87,10 @@ class Store:
         """Raise if the database cannot be reached."""
         with self._autocommit() as connection:
             connection.execute(text("SELECT 1"))
+
+    def condition(self) -> Condition:
+        """Reachable or not, and at which migration compared with the code's (never raises)."""
+        return condition(self.engine)
+
+    def row_counts(self) -> dict[str, int]:
+        return row_counts(self.engine)

@@ -408,6 +408,19 @@ class OrderRepository:
         query = select(ReceivedOrder.account_id, func.count()).group_by(ReceivedOrder.account_id)
         return {int(account_id): int(count) for account_id, count in self._session.execute(query)}
 
+    def ids_received_before(self, before: datetime, limit: int) -> list[int]:
+        """Orders received before ``before``, oldest first: one purge batch."""
+        query = select(ReceivedOrder.id).where(ReceivedOrder.received_at < before).order_by(ReceivedOrder.id)
+        return list(self._session.scalars(query.limit(limit)))
+
+    def count_received_before(self, before: datetime) -> int:
+        query = select(func.count()).select_from(ReceivedOrder).where(ReceivedOrder.received_at < before)
+        return int(self._session.scalar(query) or 0)
+
+    def delete(self, ids: Sequence[int]) -> int:
+        result = self._session.execute(delete(ReceivedOrder).where(ReceivedOrder.id.in_(ids)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
 
 class EventRepository:
     def __init__(self, session: Session) -> None:
@@ -430,13 +443,28 @@ class EventRepository:
                   order_id=order_id, data=data)
         )
 
-    def listing(self, account_id: int | None = None, type_: str | None = None) -> Sequence[Event]:
-        query = select(Event).order_by(Event.id)
+    def listing(
+        self,
+        account_id: int | None = None,
+        type_: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Sequence[Event]:
+        """Oldest first; with ``limit``, the most recent ``limit`` of them (as ``tail`` would)."""
+        query = select(Event).order_by(Event.id.desc())
         if account_id is not None:
             query = query.where(Event.account_id == account_id)
         if type_ is not None:
             query = query.where(Event.type == type_)
-        return self._session.scalars(query).all()
+        if since is not None:
+            query = query.where(Event.at >= since)
+        if until is not None:
+            query = query.where(Event.at < until)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(reversed(self._session.scalars(query).all()))
 
     def feed(
         self,
@@ -462,6 +490,18 @@ class EventRepository:
         if account_ids is not None:
             query = query.where(Event.account_id.in_(list(account_ids)))
         return self._session.scalars(query.order_by(Event.id).offset(offset).limit(limit)).all()
+
+    def ids_before(self, before: datetime, limit: int) -> list[int]:
+        """Events older than ``before``, oldest first: one purge batch (on the ``at`` index)."""
+        query = select(Event.id).where(Event.at < before).order_by(Event.id)
+        return list(self._session.scalars(query.limit(limit)))
+
+    def count_before(self, before: datetime) -> int:
+        return int(self._session.scalar(select(func.count()).select_from(Event).where(Event.at < before)) or 0)
+
+    def delete(self, ids: Sequence[int]) -> int:
+        result = self._session.execute(delete(Event).where(Event.id.in_(ids)))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class TokenRepository:
