@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gc
-import io
 
 import spyne.context
+from support import call_wsgi
 
 from eproc.config import Settings
 from eproc.web import create_app
+
+SOAP_HEADERS = [
+    ("Content-Type", "text/xml; charset=utf-8"),
+    ("SOAPAction", '"http://www.dcsf.gov.uk/open/webservices/ots/FetchIndex"'),
+]
 
 
 def test_a_soap_call_forces_no_full_collection(settings: Settings) -> None:
@@ -17,14 +22,6 @@ def test_a_soap_call_forces_no_full_collection(settings: Settings) -> None:
         b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
         b'<soap:Body><FetchIndex xmlns="http://www.dcsf.gov.uk/open/webservices/ots" /></soap:Body></soap:Envelope>'
     )
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/service.asmx", "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
-        "HTTP_SOAPACTION": '"http://www.dcsf.gov.uk/open/webservices/ots/FetchIndex"',
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(),
-        "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
-    }
     full_collections: list[int] = []
 
     def record(phase: str, info: dict[str, int]) -> None:
@@ -37,7 +34,7 @@ def test_a_soap_call_forces_no_full_collection(settings: Settings) -> None:
     gc.disable()  # only explicit collections (spyne's) can run now
     gc.callbacks.append(record)
     try:
-        response = b"".join(app(environ, lambda *args: None))
+        response = call_wsgi(app, "http://127.0.0.1/service.asmx", "POST", body, SOAP_HEADERS).body
     finally:
         gc.callbacks.remove(record)
         if was_enabled:

@@ -3,12 +3,12 @@ enqueue --fill-checksum (the second parse is of the rewritten bytes, and doubles
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
 from click.testing import CliRunner
+from support import WsgiResponse, call_wsgi
 
 from eproc import ebis
 from eproc.cli import main
@@ -85,21 +85,17 @@ def test_send_order_parses_the_document_once(settings: Settings, hub: Hub, schoo
         '<soap:Body><SendOrder xmlns="http://www.dcsf.gov.uk/open/webservices/ots">'
         f"<Document>{escape(document)}</Document></SendOrder></soap:Body></soap:Envelope>"
     ).encode()
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/service.asmx", "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
-        "HTTP_SOAPACTION": '"http://www.dcsf.gov.uk/open/webservices/ots/SendOrder"',
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(),
-        "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
-    }
-    statuses: list[str] = []
+    headers = [
+        ("Content-Type", "text/xml; charset=utf-8"),
+        ("SOAPAction", '"http://www.dcsf.gov.uk/open/webservices/ots/SendOrder"'),
+    ]
+    responses: list[WsgiResponse] = []
 
     def call() -> None:
-        response = b"".join(app(environ, lambda status, headers, *_: statuses.append(status)))
-        assert b"<SendOrderResult>true</SendOrderResult>" in response, response
+        responses.append(call_wsgi(app, "http://127.0.0.1/service.asmx", "POST", body, headers))
 
     # The envelope itself is spyne's to parse; the Authorised Order inside it is parsed once.
     assert _parses_during(call) == 1
-    assert statuses == ["200 OK"]
+    (response,) = responses
+    assert response.status == 200 and b"<SendOrderResult>true</SendOrderResult>" in response.body, response.body
     assert len(admin.list_orders(hub, school)) == 1

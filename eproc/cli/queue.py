@@ -109,6 +109,12 @@ def documents_list(username: str | None, unprocessed: bool, as_json: bool) -> No
         )
 
 
+def _echo_stored(view: object, report: object, xml: bytes | None) -> None:
+    """A stored document or order as one JSON object: its fields, its report, its XML as text."""
+    fields = {k: v for k, v in jsonable(view).items() if k not in ("report_json", "xml")}
+    click.echo(json.dumps({**fields, "report": report, "xml": decode_document(xml or b"")}, indent=2))
+
+
 @documents.command("show")
 @click.argument("doc_id")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the fields, the report and the XML.")
@@ -118,8 +124,7 @@ def documents_show(doc_id: str, as_json: bool) -> None:
     d = admin.show_document(current_hub(), doc_id)
     report = json.loads(d.report_json) if d.report_json else None
     if as_json:
-        fields = {k: v for k, v in jsonable(d).items() if k not in ("report_json", "xml")}
-        click.echo(json.dumps({**fields, "report": report, "xml": decode_document(d.xml or b"")}, indent=2))
+        _echo_stored(d, report, d.xml)
         return
     print_fields([
         ("DocID", d.doc_id),
@@ -183,8 +188,7 @@ def orders_show(order_id: int, as_json: bool) -> None:
     o = admin.show_order(current_hub(), order_id)
     report = json.loads(o.report_json) if o.report_json else None
     if as_json:
-        fields = {k: v for k, v in jsonable(o).items() if k not in ("report_json", "xml")}
-        click.echo(json.dumps({**fields, "report": report, "xml": decode_document(o.xml or b"")}, indent=2))
+        _echo_stored(o, report, o.xml)
         return
     print_fields([
         ("id", str(o.id)),

@@ -15,6 +15,7 @@ from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.services.intake import QueuedDocument
 from eproc.store.models import Document
+from eproc.store.unit_of_work import UnitOfWork
 
 DocumentStatus = Literal["queued", "collected", "processed", "expired", "withdrawn"]
 DOCUMENT_STATUSES: tuple[DocumentStatus, ...] = ("queued", "collected", "processed", "expired", "withdrawn")
@@ -78,7 +79,7 @@ def _scoped_account_id(hub: Hub, username: str | None, scope: AccountScope) -> i
     with hub.unit_of_work() as uow:
         # A name that no account can have (a NUL, which PostgreSQL refuses) is not sent to the database.
         account = uow.accounts.by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
-    if account is None or (scope is not None and account.id not in scope):
+    if account is None or not in_scope(account.id, scope):
         raise NotFound(f"no account named {username!r}")
     return account.id
 
@@ -113,11 +114,21 @@ def list_documents(
         return [_record(row, names.get(row.account_id, "?"), now, with_report=False) for row in rows]
 
 
+def in_scope(account_id: int, scope: AccountScope) -> bool:
+    return scope is None or account_id in scope
+
+
+def _scoped_document(uow: UnitOfWork, doc_id: str, scope: AccountScope, with_xml: bool) -> Document:
+    """The document, if the caller may see it; another tenant's reads exactly as one that does not exist."""
+    document = uow.documents.by_doc_id(doc_id, with_xml=with_xml) if DOC_ID_PATTERN.fullmatch(doc_id) else None
+    if document is None or not in_scope(document.account_id, scope):
+        raise NotFound(f"no document with docId {doc_id!r}")
+    return document
+
+
 def _visible(hub: Hub, doc_id: str, scope: AccountScope, with_xml: bool = False) -> tuple[Document, str]:
     with hub.unit_of_work() as uow:
-        document = uow.documents.by_doc_id(doc_id, with_xml=with_xml) if DOC_ID_PATTERN.fullmatch(doc_id) else None
-        if document is None or (scope is not None and document.account_id not in scope):
-            raise NotFound(f"no document with docId {doc_id!r}")
+        document = _scoped_document(uow, doc_id, scope, with_xml)
         return document, uow.accounts.usernames().get(document.account_id, "?")
 
 
@@ -136,9 +147,7 @@ def withdraw_document(hub: Hub, doc_id: str, *, scope: AccountScope = None) -> D
     """FMS no longer lists or fetches it; refused once FMS has marked it processed. Idempotent."""
     now = hub.now()
     with hub.unit_of_work() as uow:
-        document = uow.documents.by_doc_id(doc_id, with_xml=False) if DOC_ID_PATTERN.fullmatch(doc_id) else None
-        if document is None or (scope is not None and document.account_id not in scope):
-            raise NotFound(f"no document with docId {doc_id!r}")
+        document = _scoped_document(uow, doc_id, scope, with_xml=False)
         uow.accounts.hold(document.account_id)  # queueing checks duplicates under the same lock
         if document.processed:
             raise Conflict(f"document {doc_id} has been processed by the school's FMS; it can no longer be withdrawn")

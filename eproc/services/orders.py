@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from eproc.services.authentication import USERNAME_PATTERN
-from eproc.services.documents import MAX_PAGE_SIZE, AccountScope
+from eproc.services.documents import MAX_PAGE_SIZE, AccountScope, in_scope
 from eproc.services.errors import InvalidInput, NotFound
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.store.models import ReceivedOrder
+from eproc.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def list_orders(
         account_ids: list[int] | None = sorted(scope) if scope is not None else None
         if username is not None:
             account = uow.accounts.by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
-            if account is None or (scope is not None and account.id not in scope):
+            if account is None or not in_scope(account.id, scope):
                 raise NotFound(f"no account named {username!r}")
             account_ids = [account.id]
         names = uow.accounts.usernames()
@@ -75,11 +76,17 @@ def list_orders(
         ]
 
 
+def _scoped_order(uow: UnitOfWork, order_id: int, scope: AccountScope) -> ReceivedOrder:
+    """The order, if the caller may see it; another tenant's reads exactly as one that does not exist."""
+    order = uow.orders.by_id(order_id)
+    if order is None or not in_scope(order.account_id, scope):
+        raise NotFound(f"no Authorised Order with id {order_id}")
+    return order
+
+
 def _visible(hub: Hub, order_id: int, scope: AccountScope) -> tuple[ReceivedOrder, str, list[int]]:
     with hub.unit_of_work() as uow:
-        order = uow.orders.by_id(order_id)
-        if order is None or (scope is not None and order.account_id not in scope):
-            raise NotFound(f"no Authorised Order with id {order_id}")
+        order = _scoped_order(uow, order_id, scope)
         revisions = [r for r in uow.orders.revision_ids(order.account_id, order.order_number) if r != order.id]
         return order, uow.accounts.usernames().get(order.account_id, "?"), revisions
 
@@ -92,16 +99,14 @@ def get_order(hub: Hub, order_id: int, *, scope: AccountScope = None) -> OrderRe
 
 
 def order_xml(hub: Hub, order_id: int, *, scope: AccountScope = None) -> bytes:
-    order, _username, _revisions = _visible(hub, order_id, scope)
-    return order.xml
+    with hub.unit_of_work() as uow:
+        return _scoped_order(uow, order_id, scope).xml
 
 
 def acknowledge_order(hub: Hub, order_id: int, *, scope: AccountScope = None) -> OrderRecord:
     now = hub.now()
     with hub.unit_of_work() as uow:
-        order = uow.orders.by_id(order_id)
-        if order is None or (scope is not None and order.account_id not in scope):
-            raise NotFound(f"no Authorised Order with id {order_id}")
+        order = _scoped_order(uow, order_id, scope)
         if order.acknowledged_at is None:
             order.acknowledged_at = now
             emit(uow, EventType.ORDER_ACKNOWLEDGED, now, account_id=order.account_id, order_id=order.id,
