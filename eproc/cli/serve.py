@@ -16,7 +16,8 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve the FMS web service (gunicorn)."""
-    from eproc import preflight
+    from eproc import logs, preflight
+    from eproc.metrics import MetricsDirectoryError
     from eproc.server import serve as run_server
     from eproc.web import check_database, check_files
 
@@ -25,6 +26,7 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     # Everything that would make every call fail is refused here, before a worker is forked or a
     # URL announced: the settings, the TLS files, the port, the XSLT, the database.
     settings = current_settings()
+    logs.configure(settings.log_format, settings.log_level)
     if tls_cert and tls_key:
         preflight.check_tls(tls_cert, tls_key)
     check_files(settings)
@@ -38,4 +40,7 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
         click.echo(f"eproc: warning: {warning}", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
-    run_server(host, port, workers, tls_cert, tls_key)
+    try:
+        run_server(host, port, workers, tls_cert, tls_key)
+    except MetricsDirectoryError as exc:
+        raise CliError(str(exc)) from None

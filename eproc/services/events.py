@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from eproc import metrics
 from eproc.services.errors import InvalidInput
 from eproc.services.hub import Hub
 from eproc.store.models import Event
@@ -90,11 +91,14 @@ def emit(
     detail: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Record a state change in the unit of work that makes it (so both commit, or neither)."""
+    """Record a state change in the unit of work that makes it (so both commit, or neither), and
+    count it in the metrics once it has committed."""
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else None
     uow.events.record(
         type_.value, at, account_id, subject or doc_id, detail, doc_id=doc_id, order_id=order_id, data=payload
     )
+    reason = data.get("reason") if data else None
+    uow.after_commit(lambda: metrics.count_event(type_.value, reason if isinstance(reason, str) else None))
 
 
 @dataclass(frozen=True)
