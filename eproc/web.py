@@ -139,8 +139,9 @@ class EprocWsgi:
         method = str(environ.get("REQUEST_METHOD", "-"))
         path = _printable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         fields: dict[str, Any] = {
-            "correlation_id": context.correlation_id, "account": context.account, "operation": operation, "outcome": outcome, "duration": round(seconds, 4), "status": code,
-            "method": method, "path": path, "interface": context.interface,
+            "correlation_id": context.correlation_id, "account": context.account, "operation": operation,
+            "outcome": outcome, "duration": round(seconds, 4), "status": code, "method": method, "path": path,
+            "interface": context.interface,
         }
         message = f"{method} {path} {code}"  # the operation, outcome and duration are fields
         if context.error is not None:

@@ -116,7 +116,8 @@ def test_an_outage_logs_one_line_per_request_and_the_traceback_once(
         # One line per failing request, naming its correlation id and what went wrong...
         for cid in ids:
             [line] = [r for r in caplog.records if getattr(r, "eproc", {}).get("correlation_id") == cid]
-            assert line.levelno == logging.ERROR and "internal error: OperationalError: (sqlite3.OperationalError) unable to open" in line.getMessage()
+            assert line.levelno == logging.ERROR
+            assert "internal error: OperationalError: (sqlite3.OperationalError) unable to open" in line.getMessage()
         assert len(errors) == 3
         # ... and the traceback only with the first.
         assert [r.exc_info is not None for r in errors] == [True, False, False]

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, when
+from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, print_table, when
 from eproc.services import accounts
 
 DEMO_USERNAME = "demo-school"
@@ -103,12 +103,10 @@ def account_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([jsonable(a) for a in rows], indent=2))
         return
-    click.echo(f"{'USERNAME':<24} {'ENABLED':<8} {'BUYER DUNS':<10} {'SUPPLIER':<10} ESTABLISHMENT")
-    for a in rows:
-        click.echo(
-            f"{a.username:<24} {'yes' if a.enabled else 'no':<8} {a.buyer_duns:<10} "
-            f"{a.supplier_duns:<10} {a.establishment_name}"
-        )
+    print_table(
+        ["USERNAME", "ENABLED", "BUYER DUNS", "SUPPLIER DUNS", "ESTABLISHMENT"],
+        [[a.username, "yes" if a.enabled else "no", a.buyer_duns, a.supplier_duns, a.establishment_name] for a in rows],
+    )
 
 
 def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bool) -> None:
