@@ -186,17 +186,13 @@ def use_directory(user_directory: str | None) -> tuple[Path, bool]:
     (emptied of an earlier run's files, as prometheus_client asks) or a new private one. Returns
     it and whether eproc made it (and so removes it at exit)."""
     if user_directory:
-        path = Path(user_directory)
-        if not path.is_dir():
-            raise MetricsDirectoryError(f"{MULTIPROC_VARIABLE} {user_directory} is not a directory")
+        path = check_directory(user_directory)
         try:
             for stale in path.glob("*.db"):
                 stale.unlink()
         except OSError as exc:
             problem = f"{MULTIPROC_VARIABLE} {user_directory}: cannot empty it: {exc.strerror}"
             raise MetricsDirectoryError(problem) from None
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise MetricsDirectoryError(f"{MULTIPROC_VARIABLE} {user_directory} is not writable")
         made = False
     else:
         try:
@@ -209,6 +205,16 @@ def use_directory(user_directory: str | None) -> tuple[Path, bool]:
     # was set; choose again so the metrics' values (made on first use, in the workers) use files.
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     return path, made
+
+
+def check_directory(user_directory: str) -> Path:
+    """The user's ``PROMETHEUS_MULTIPROC_DIR``, if the workers can count in it (else one line why)."""
+    path = Path(user_directory)
+    if not path.is_dir():
+        raise MetricsDirectoryError(f"{MULTIPROC_VARIABLE} {user_directory} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise MetricsDirectoryError(f"{MULTIPROC_VARIABLE} {user_directory} is not writable")
+    return path
 
 
 def remove_directory(path: Path) -> None:

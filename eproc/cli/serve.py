@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from eproc.cli.common import CliError, current_hub, current_settings, friendly_errors
@@ -16,8 +18,7 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve the FMS web service (gunicorn)."""
-    from eproc import logs, preflight
-    from eproc.metrics import MetricsDirectoryError
+    from eproc import logs, metrics, preflight
     from eproc.server import serve as run_server
     from eproc.web import check_database, check_files
 
@@ -35,6 +36,12 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     # The workers open their own connections after the fork; none may be inherited from here.
     hub.store.engine.dispose()
     preflight.check_port(host, port)
+    metrics_directory = os.environ.get(metrics.MULTIPROC_VARIABLE)
+    if metrics_directory:
+        try:
+            metrics.check_directory(metrics_directory)
+        except metrics.MetricsDirectoryError as exc:
+            raise CliError(str(exc)) from None
     warning = preflight.plain_http_warning(host, tls=bool(tls_cert))
     if warning:
         click.echo(f"eproc: warning: {warning}", err=True)
@@ -42,5 +49,5 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
     try:
         run_server(host, port, workers, tls_cert, tls_key)
-    except MetricsDirectoryError as exc:
+    except metrics.MetricsDirectoryError as exc:
         raise CliError(str(exc)) from None
