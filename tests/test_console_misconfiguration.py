@@ -80,7 +80,7 @@ def test_tls_files_that_do_not_belong_together(migrated: str, tmp_path: Path) ->
     certificate, _key = make_certificate(tmp_path / "one")
     _other, other_key = make_certificate(tmp_path / "two")
     one_line(eproc("serve", "--port", "0", "--tls-cert", str(certificate), "--tls-key", str(other_key),
-                   EPROC_DATABASE_URL=migrated), "")
+                   EPROC_DATABASE_URL=migrated), "does not belong to the certificate")
 
 
 def test_an_xml_file_as_the_certificate(migrated: str, tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_an_xml_file_as_the_certificate(migrated: str, tmp_path: Path) -> None:
     xml = tmp_path / "cert.xml"
     xml.write_text("<not-a-certificate/>")
     one_line(eproc("serve", "--port", "0", "--tls-cert", str(xml), "--tls-key", str(key),
-                   EPROC_DATABASE_URL=migrated), "")
+                   EPROC_DATABASE_URL=migrated), "not a PEM certificate")
 
 
 def test_a_missing_index_xslt(migrated: str, tmp_path: Path) -> None:
