@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# The portal API's test client (tests/api/api_support.py), shared rather than copied.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 from hook_support import FAST, Receiver
 from support import make_settings
 
