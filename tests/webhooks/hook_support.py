@@ -1,13 +1,20 @@
 """A webhook receiver for the tests: a real HTTP server on 127.0.0.1 (port 0) that records every
-request and answers as the test tells it, and the settings a webhook test runs with."""
+request and answers as the test tells it; the settings a webhook test runs with; a portal client.
+
+(No conftest.py in this folder: a second module named ``conftest`` would shadow the one that
+tests/accounts_return imports from.)"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
 
 # Retries at once (no jitter on 0), a short timeout, private targets allowed (the receiver is on
 # loopback), and an idle worker that looks often.
@@ -99,3 +106,30 @@ class Receiver:
                     raise AssertionError(f"the receiver got {len(self.requests)} requests, not {count}")
                 self._arrived.wait(left)
             return list(self.requests)
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@dataclass
+class Portal:
+    """A supplier portal calling the API over real HTTP with a bearer token."""
+
+    base_url: str
+    token: str
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(method, f"{self.base_url}/api/v1{path}", json=body, timeout=30,
+                                headers={"Authorization": f"Bearer {self.token}"})
+
+
+def new_token(hub: Any, name: str, permissions: list[str], accounts: list[str] | None = None) -> str:
+    from eproc.services import tokens
+
+    return tokens.create_token(hub, name, permissions, accounts)[1]

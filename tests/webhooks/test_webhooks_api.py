@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from api_support import new_token
+from hook_support import new_token
 from support import new_school
 from werkzeug.test import Client
 

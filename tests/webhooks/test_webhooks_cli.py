@@ -4,12 +4,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from hook_support import FAST, Receiver
+import pytest
+from hook_support import FAST, Receiver, running_receiver
 from support import make_settings, run_cli
 
 from eproc.services.hub import build_hub
 from eproc.webhook_worker import WebhookWorker
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as started:
+        yield started
 
 
 def test_add_list_test_deliveries_retry_remove(database_url: str, receiver: Receiver) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 
 import pytest
-from hook_support import FAST, Receiver
+from hook_support import FAST, Receiver, running_receiver
 from standardwebhooks.webhooks import Webhook
 from support import make_settings, new_school
 
@@ -15,6 +16,18 @@ from eproc.services import accounts, webhooks
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub, build_hub
 from eproc.webhook_worker import WebhookWorker, retry_delay
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as started:
+        yield started
+
+
+@pytest.fixture
+def hook_hub(database_url: str) -> Hub:
+    """A hub whose webhook settings suit a test: retries at once, loopback targets allowed."""
+    return build_hub(make_settings(database_url, **FAST))
 
 
 def _drain(hub: Hub, limit: int = 50) -> list[str]:
@@ -102,7 +115,9 @@ def test_a_redirect_is_not_followed(hook_hub: Hub, receiver: Receiver) -> None:
     assert delivery.status == "failed" and "redirect not followed" in (delivery.history[0].error or "")
 
 
-def test_a_loopback_target_is_refused_on_its_resolved_address_at_delivery(database_url: str, receiver: Receiver) -> None:
+def test_a_loopback_target_is_refused_on_its_resolved_address_at_delivery(
+    database_url: str, receiver: Receiver
+) -> None:
     # Made while private targets were allowed, under a name (not an address literal)...
     allowing = build_hub(make_settings(database_url, **FAST))
     url = receiver.url.replace("127.0.0.1", "localhost")
