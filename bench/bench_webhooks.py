@@ -178,9 +178,10 @@ def throughput(label: str, url: str, count: int, rounds: int = 3) -> None:
             _fill(hub, count)
             worker = WebhookWorker(hub, name="bench")
             started = time.monotonic()
-            sent = 0
-            while worker.run_once() is not None:
-                sent += 1
+            sent, busy = 0, False
+            while turns := worker.run_once(busy=busy):
+                sent += len(turns)
+                busy = True
             worker_rates.append(sent / (time.monotonic() - started))
     finally:
         receiver.stop()

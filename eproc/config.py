@@ -88,6 +88,8 @@ class Settings:
     webhook_timeout_seconds: int = 15
     webhook_lease_seconds: int = 60
     webhook_poll_ms: int = 250
+    # Deliveries one worker sends at once (threads): a slow receiver then holds up fewer others.
+    webhook_concurrency: int = 8
     # Loopback, private and link-local targets refused unless true (tests, private networks).
     webhook_allow_private_targets: bool = False
     schema_dir: str = str(SCHEMAS_DIR)
@@ -217,6 +219,8 @@ def _check(settings: Settings) -> None:
             f"{PREFIX}WEBHOOK_LEASE_SECONDS ({settings.webhook_lease_seconds}) must be longer than "
             f"{PREFIX}WEBHOOK_TIMEOUT_SECONDS ({settings.webhook_timeout_seconds}), or a slow answer is sent twice"
         )
+    if not 1 <= settings.webhook_concurrency <= 100:
+        raise ConfigError(f"{PREFIX}WEBHOOK_CONCURRENCY must be 1 to 100")
     if settings.webhook_poll_ms < 10:
         raise ConfigError(f"{PREFIX}WEBHOOK_POLL_MS must be at least 10")
 
