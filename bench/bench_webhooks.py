@@ -53,6 +53,13 @@ ORDER = Path(__file__).resolve().parents[1] / "tests" / "data" / "ebis" / "valid
 PASSWORD = "bench-webhooks-password-1"
 
 
+class _Server(ThreadingHTTPServer):
+    # A backlog of 128, as real servers have: http.server's 5 drops the connections a worker opens
+    # at once, and each dropped SYN costs a one-second retransmit.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Receiver:
     """Answers 200 to every POST and notes when each ``webhook-id`` arrived."""
 
@@ -79,8 +86,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
