@@ -77,12 +77,25 @@ def operations_options() -> dict[str, Any]:
     worker counts in (the user's ``PROMETHEUS_MULTIPROC_DIR``, emptied, or a private one removed
     at exit), each exited worker's live gauges dropped, gunicorn's own lines in eproc's format, and
     no gunicorn access log (eproc's request line, ``eproc.access``, says more)."""
+    prepare_metrics_directory()
+    return {"logger_class": EprocGunicornLogger, "accesslog": None, "child_exit": _worker_exited}
+
+
+_prepared: list[str] = []
+
+
+def prepare_metrics_directory() -> str:
+    """The directory every process of this server counts in, set up once (``eproc serve`` calls
+    it before it starts the webhook worker, so that process's counts are summed too)."""
+    if _prepared:
+        return _prepared[0]
     directory, made = metrics.use_directory(os.environ.get(metrics.MULTIPROC_VARIABLE))
     if made:
         arbiter = os.getpid()
         # Workers run atexit handlers too when they exit: only the arbiter removes the directory.
         atexit.register(lambda: metrics.remove_directory(directory) if os.getpid() == arbiter else None)
-    return {"logger_class": EprocGunicornLogger, "accesslog": None, "child_exit": _worker_exited}
+    _prepared.append(str(directory))
+    return str(directory)
 
 
 def _worker_exited(_arbiter: Any, worker: Any) -> None:

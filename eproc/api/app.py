@@ -55,7 +55,7 @@ def body_bytes() -> bytes:
 
 
 def create_api(eproc_hub: Hub) -> OpenAPI:
-    from eproc.api import accounts, documents, events, orders
+    from eproc.api import accounts, documents, events, orders, webhooks
 
     app = OpenAPI(
         __name__,
@@ -104,7 +104,8 @@ def create_api(eproc_hub: Hub) -> OpenAPI:
         detail = f"an internal error occurred (correlation id {correlation_id})"
         return problems.problem(500, "Internal Server Error", detail, "internal-error", correlationId=correlation_id)
 
-    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint):
+    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint,
+                      webhooks.blueprint):
         app.register_api(blueprint)
 
     document: dict[str, str] = {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, delete, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, defer
 
 from eproc.store.models import Account, ApiToken, Document, Event, ReceivedOrder, SigningKey
@@ -136,13 +136,16 @@ class TokenState(NamedTuple):
     last_used_at: datetime | None
 
 
+# Built once: every API call runs it, and building the expression cost more than running it.
+_TOKEN_STATE = select(
+    ApiToken.id, ApiToken.name, ApiToken.permissions, ApiToken.accounts, ApiToken.expires_at,
+    ApiToken.revoked_at, ApiToken.last_used_at,
+).where(ApiToken.id == bindparam("token_id"))
+
+
 def token_state(connection: Connection, token_id: str) -> TokenState | None:
     """Every API call's one narrow read of its token, outside any session."""
-    query = select(
-        ApiToken.id, ApiToken.name, ApiToken.permissions, ApiToken.accounts, ApiToken.expires_at,
-        ApiToken.revoked_at, ApiToken.last_used_at,
-    ).where(ApiToken.id == token_id)
-    row = connection.execute(query).one_or_none()
+    row = connection.execute(_TOKEN_STATE, {"token_id": token_id}).one_or_none()
     return None if row is None else TokenState(*row)
 
 
@@ -449,11 +452,11 @@ class EventRepository:
         doc_id: str | None = None,
         order_id: int | None = None,
         data: str | None = None,
-    ) -> None:
-        self._session.add(
-            Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
-                  order_id=order_id, data=data)
-        )
+    ) -> Event:
+        event = Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
+                      order_id=order_id, data=data)
+        self._session.add(event)
+        return event
 
     def listing(
         self,

@@ -23,6 +23,7 @@ from eproc.store.repositories import (
     SigningKeyRepository,
     TokenRepository,
 )
+from eproc.store.webhooks import WebhookRepository
 
 
 class UnitOfWork:
@@ -32,6 +33,7 @@ class UnitOfWork:
     events: EventRepository
     tokens: TokenRepository
     signing_keys: SigningKeyRepository
+    webhooks: WebhookRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -47,6 +49,7 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.tokens = TokenRepository(session)
         self.signing_keys = SigningKeyRepository(session)
+        self.webhooks = WebhookRepository(session)
         return self
 
     def __exit__(
