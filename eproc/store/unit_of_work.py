@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from eproc.services.errors import Conflict
 from eproc.store.repositories import (
     AccountRepository,
+    AddressFailureRepository,
     DocumentRepository,
     EventRepository,
+    FamiliarAddressRepository,
+    LoginBucketRepository,
     OrderRepository,
     SigningKeyRepository,
     TokenRepository,
@@ -31,6 +34,9 @@ class UnitOfWork:
     events: EventRepository
     tokens: TokenRepository
     signing_keys: SigningKeyRepository
+    familiar_addresses: FamiliarAddressRepository
+    login_buckets: LoginBucketRepository
+    address_failures: AddressFailureRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -45,6 +51,9 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.tokens = TokenRepository(session)
         self.signing_keys = SigningKeyRepository(session)
+        self.familiar_addresses = FamiliarAddressRepository(session)
+        self.login_buckets = LoginBucketRepository(session)
+        self.address_failures = AddressFailureRepository(session)
         return self
 
     def __exit__(
