@@ -123,7 +123,7 @@ def _print_account(view: accounts.AccountView, now: datetime) -> None:
         ("account number", view.account_number or "-"),
         ("language / currency", f"{view.language} / {view.currency}"),
         ("enabled", "yes" if view.enabled else "no"),
-        ("failed logins", str(sum(b.failures for b in view.buckets))),
+        ("failed logins", str(view.failed_logins)),
     ]
     for bucket in view.buckets:
         counts = f"{bucket.failures} in a row"

@@ -333,7 +333,12 @@ def show_account(hub: Hub, username: str) -> AccountView:
         )
         rows = {row.bucket: row for row in uow.login_buckets.of_account(account.id)}
         buckets = tuple(BucketView.of(name, rows.get(name), now) for name in BUCKETS)
-        return dataclasses.replace(AccountView.of(account), familiar_addresses=addresses, buckets=buckets)
+        locks = [b.locked_until for b in buckets if b.locked_until is not None]
+        # Both buckets together, so that the totals agree with the buckets shown beside them.
+        return dataclasses.replace(
+            AccountView.of(account), familiar_addresses=addresses, buckets=buckets,
+            failed_logins=sum(b.failures for b in buckets), locked_until=max(locks, default=None),
+        )
 
 
 def find_account(hub: Hub, username: str) -> AccountView | None:
