@@ -66,12 +66,26 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
+    # Smart lockout (eproc/services/smart_lockout.py): distinct wrong passwords in a row, counted
+    # apart for an account's familiar and unfamiliar addresses, that lock that bucket (0: never).
     login_failure_limit: int = 5
     login_lockout_seconds: int = 60
     login_lockout_max_seconds: int = 3600
-    # Failed logins per client address, per worker process (eproc/services/throttle.py says why);
-    # 0 turns the address limit off. Deliberately far above the per-username limit: many schools
-    # can share one address (a local authority's network, a proxy).
+    # An address is familiar for an account this long after its last successful login from it.
+    login_familiar_days: int = 30
+    # How often a worker records that a familiar address is still in use (a write on the success path).
+    login_familiar_touch_seconds: int = 300
+    # Wrong passwords per account per hour from all its unfamiliar addresses together (0: no bound).
+    login_unfamiliar_hourly_limit: int = 20
+    # How many of a bucket's last wrong passwords are recognised (by keyed hash) when repeated.
+    login_repeat_memory: int = 5
+    # A bucket with no counted failure for this long starts again from nothing.
+    login_failure_memory_seconds: int = 86400
+    # The key of those hashes; empty: derived from the API signing key kept in the database.
+    login_failure_key: str = ""
+    # Failed logins per client address, shared by every worker through the database; 0 turns the
+    # address limit off. Deliberately far above the per-username limit: many schools can share one
+    # address (a local authority's network, a proxy).
     login_address_failure_limit: int = 100
     login_address_window_seconds: int = 600
     trusted_proxy_header: str = ""
