@@ -80,6 +80,17 @@ class Settings:
     # Comma-separated secrets for the portal API's tokens (the first signs); empty: keys are made
     # and kept in the database, so every worker and machine shares them with no set-up.
     api_signing_key: str = ""
+    # eproc serve's front (eproc/front.py): the longest a client may take to send its headers, the
+    # longest pause while it sends the body (or reads the answer), and the open connections per
+    # worker process. Slow clients hold a connection slot, never a worker.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    max_connections: int = 1000
+    # Bounded waits on the database: a hung or unreachable database turns into quick faults.
+    # PostgreSQL: connect_timeout, and statement_timeout (the client also gives up on a server
+    # that does not answer at all, a few seconds later). SQLite: the wait for another writer's lock.
+    database_connect_timeout_seconds: int = 5
+    database_statement_timeout_seconds: int = 10
     schema_dir: str = str(SCHEMAS_DIR)
     faults: FaultMessages = field(default_factory=FaultMessages)
 
@@ -162,6 +173,10 @@ def _check(settings: Settings) -> None:
     _check_database_url(settings.database_url)
     if settings.max_request_bytes < 1024:
         raise ConfigError(f"{PREFIX}MAX_REQUEST_BYTES must be at least 1024")
+    for name in ("header_timeout_seconds", "body_timeout_seconds", "max_connections",
+                 "database_connect_timeout_seconds", "database_statement_timeout_seconds"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1")
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,9 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @click.option("--tls-key", default=None, type=click.Path(), help="PEM private key for HTTPS.")
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None) -> None:
-    """Serve the FMS web service (gunicorn)."""
+    """Serve the FMS web service (gunicorn workers behind a buffering front)."""
     from eproc import preflight
+    from eproc.front import FrontLimits
     from eproc.server import serve as run_server
     from eproc.web import check_database, check_files
 
@@ -38,4 +39,10 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
         click.echo(f"eproc: warning: {warning}", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
-    run_server(host, port, workers, tls_cert, tls_key)
+    limits = FrontLimits(
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+        max_body_bytes=settings.max_request_bytes,
+    )
+    run_server(host, port, workers, tls_cert, tls_key, limits=limits)
