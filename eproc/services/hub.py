@@ -22,6 +22,7 @@ from eproc.services.passwords import crypt_context
 from eproc.services.signing_keys import SigningKeys
 from eproc.services.throttle import AddressThrottle
 from eproc.store.db import Store
+from eproc.store.guards import DatabaseTimeouts
 from eproc.store.unit_of_work import UnitOfWork
 
 
@@ -57,7 +58,8 @@ class Hub:
 
 
 def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
-    store = Store.at(settings.database_url)
+    timeouts = DatabaseTimeouts(settings.database_connect_timeout_seconds, settings.database_statement_timeout_seconds)
+    store = Store.at(settings.database_url, timeouts)
     clock = clock or SystemClock()
     return Hub(
         settings=settings,
