@@ -102,6 +102,17 @@ class _Watchdog:
         event.listen(engine.pool, "reset", self._before_reset)
         event.listen(engine.pool, "checkin", self._at_checkin)
         event.listen(engine, "handle_error", self._after_error)
+        # The pool's pre-ping talks to the driver directly, past the cursor events.
+        ping = engine.dialect.do_ping
+
+        def watched_ping(dbapi_connection: Any) -> bool:
+            self._start(dbapi_connection)
+            try:
+                return bool(ping(dbapi_connection))
+            finally:
+                self._stop(dbapi_connection)
+
+        engine.dialect.do_ping = watched_ping  # type: ignore[method-assign]
 
     # Each hook marks the DBAPI connection as waiting (or no longer); the thread does the rest.
     def _before_cursor(self, conn: Any, _cursor: Any, *_args: Any) -> None:
@@ -113,7 +124,7 @@ class _Watchdog:
     def _before_connection_call(self, conn: Any) -> None:
         self._start(conn.connection.dbapi_connection)
 
-    def _before_reset(self, dbapi_connection: Any, _record: Any, *_args: Any) -> None:
+    def _before_reset(self, dbapi_connection: Any, _record: Any, _state: Any) -> None:
         self._start(dbapi_connection)
 
     def _at_checkin(self, dbapi_connection: Any, _record: Any) -> None:
