@@ -100,6 +100,13 @@ class BufferingWorker(SyncWorker):
         self._calls: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         self._probes: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         self._busy_since: float | None = None
+        # Calls queued or being answered; the front accepts only at zero (see the module's text).
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        # The application thread writes a byte here when it becomes idle, waking the front at once.
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
         self._open: dict[int, _Connection] = {}
         self._ssl_context = sock.ssl_context(self.cfg) if self.cfg.is_ssl else None
         threads = [
@@ -111,6 +118,7 @@ class BufferingWorker(SyncWorker):
         for listener in self.sockets:
             listener.setblocking(False)
         self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_reader, selectors.EVENT_READ, "wake")
         self._accepting = False
         try:
             self._front()
@@ -128,6 +136,9 @@ class BufferingWorker(SyncWorker):
             for key, _events in self._selector.select(timeout):
                 if isinstance(key.data, _Connection):
                     self._progress(key.data)
+                elif key.data == "wake":
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_reader.recv(4096)
                 elif self._may_accept():
                     self._accept(key.fileobj)  # type: ignore[arg-type]
             self._expire()
@@ -138,9 +149,9 @@ class BufferingWorker(SyncWorker):
 
     def _may_accept(self) -> bool:
         """Idle (or holding only requests still arriving), and below the connection limit."""
-        if len(self._open) + self._calls.qsize() >= self.limits.max_connections:
+        if len(self._open) + self._pending >= self.limits.max_connections:
             return False
-        return self._busy_since is None and self._calls.empty()
+        return self._pending == 0
 
     def _set_accepting(self, accepting: bool) -> None:
         if accepting == self._accepting:
@@ -336,7 +347,12 @@ class BufferingWorker(SyncWorker):
             request = head + b"\r\n" + body
         target = _REQUEST_TARGET.match(request)
         health = target is not None and target.group(1).lower() in HEALTH_PATHS
-        (self._probes if health else self._calls).put((connection, request))
+        if health:
+            self._probes.put((connection, request))
+            return
+        with self._pending_lock:
+            self._pending += 1
+        self._calls.put((connection, request))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -374,6 +390,12 @@ class BufferingWorker(SyncWorker):
             finally:
                 if counts_as_busy:
                     self._busy_since = None
+                    with self._pending_lock:
+                        self._pending -= 1
+                        idle = self._pending == 0
+                    if idle:
+                        with contextlib.suppress(OSError):
+                            self._wake_writer.send(b"\0")
 
     def _serve(self, connection: _Connection, request: bytes) -> None:
         """As the sync worker's ``handle``, with the request read from memory."""
