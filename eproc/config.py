@@ -107,6 +107,17 @@ class Settings:
     webhook_concurrency: int = 8
     # Loopback, private and link-local targets refused unless true (tests, private networks).
     webhook_allow_private_targets: bool = False
+    # eproc serve's front (eproc/front.py): the longest a client may take to send its headers, the
+    # longest pause while it sends the body (or reads the answer), and the open connections per
+    # worker process. Slow clients hold a connection slot, never a worker.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    max_connections: int = 1000
+    # Bounded waits on the database: a hung or unreachable database turns into quick faults.
+    # PostgreSQL: connect_timeout, and statement_timeout (the client also gives up on a server
+    # that does not answer at all, a few seconds later). SQLite: the wait for another writer's lock.
+    database_connect_timeout_seconds: int = 5
+    database_statement_timeout_seconds: int = 10
     schema_dir: str = str(SCHEMAS_DIR)
     # Operations (README "Monitoring and logs"): eproc's log lines as plain text or JSON lines, the
     # level of eproc's own loggers, and who may read GET /metrics (aggregate counts only, but a
@@ -251,6 +262,10 @@ def _check(settings: Settings) -> None:
             choices = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
             raise ConfigError(f"{PREFIX}{name.upper()} must be {choices}, not {value!r}")
     metrics_networks(settings.metrics_allow)
+    for name in ("header_timeout_seconds", "body_timeout_seconds", "max_connections",
+                 "database_connect_timeout_seconds", "database_statement_timeout_seconds"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1")
 
 
 LOG_FORMATS = ("plain", "json")

@@ -20,9 +20,10 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @click.option("--no-worker", is_flag=True, help="Do not start a webhook worker (run 'eproc worker' elsewhere).")
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None, no_worker: bool) -> None:
-    """Serve the FMS web service (gunicorn)."""
+    """Serve the FMS web service (gunicorn workers behind a buffering front)."""
     from eproc import logs, metrics, preflight
-    from eproc.server import serve as run_server
+    from eproc.front import FrontLimits
+    from eproc.server import server as configured_server
     from eproc.web import check_database, check_files
 
     if bool(tls_cert) != bool(tls_key):
@@ -50,11 +51,19 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
         click.echo(f"eproc: warning: {warning}", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
-    webhook_worker = None if no_worker else _start_webhook_worker()
+    limits = FrontLimits(
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+        max_body_bytes=settings.max_request_bytes,
+    )
     try:
-        run_server(host, port, workers, tls_cert, tls_key)
+        gunicorn = configured_server(host, port, workers, tls_cert, tls_key, limits=limits)
     except metrics.MetricsDirectoryError as exc:
         raise CliError(str(exc)) from None
+    webhook_worker = None if no_worker else _start_webhook_worker()
+    try:
+        gunicorn.run()
     finally:
         if webhook_worker is not None:
             _stop(webhook_worker)

@@ -23,6 +23,7 @@ from eproc.services.signing_keys import SigningKeys
 from eproc.services.smart_lockout import FamiliarTouches
 from eproc.services.throttle import AddressThrottle
 from eproc.store.db import Store
+from eproc.store.guards import DatabaseTimeouts
 from eproc.store.unit_of_work import UnitOfWork
 
 
@@ -73,7 +74,8 @@ class Hub:
 
 
 def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
-    store = Store.at(settings.database_url)
+    timeouts = DatabaseTimeouts(settings.database_connect_timeout_seconds, settings.database_statement_timeout_seconds)
+    store = Store.at(settings.database_url, timeouts)
     clock = clock or SystemClock()
     return Hub(
         settings=settings,
