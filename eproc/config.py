@@ -94,6 +94,18 @@ class Settings:
     # Comma-separated secrets for the portal API's tokens (the first signs); empty: keys are made
     # and kept in the database, so every worker and machine shares them with no set-up.
     api_signing_key: str = ""
+    # Webhooks (eproc/webhook_worker.py): the delays before each retry, in seconds (Svix's, about
+    # a day in all); the wait for an answer; how long a worker holds a delivery it is sending
+    # (longer than the timeout, or a slow answer would be sent twice); how often an idle worker
+    # looks for work (PostgreSQL also wakes it at once with NOTIFY).
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: int = 15
+    webhook_lease_seconds: int = 60
+    webhook_poll_ms: int = 250
+    # Deliveries one worker sends at once (threads): a slow receiver then holds up fewer others.
+    webhook_concurrency: int = 8
+    # Loopback, private and link-local targets refused unless true (tests, private networks).
+    webhook_allow_private_targets: bool = False
     schema_dir: str = str(SCHEMAS_DIR)
     faults: FaultMessages = field(default_factory=FaultMessages)
 
@@ -101,8 +113,44 @@ class Settings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return parse_retry_schedule(self.webhook_retry_schedule)
+
+
+def parse_retry_schedule(raw: str) -> tuple[float, ...]:
+    """``EPROC_WEBHOOK_RETRY_SCHEDULE``: comma-separated seconds; empty means no retries."""
+    delays: list[float] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            delay = float(part)
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, not {raw!r}"
+            ) from None
+        if not 0 <= delay <= 7 * 86400:
+            raise ConfigError(f"{PREFIX}WEBHOOK_RETRY_SCHEDULE delays must be 0 to 604800 seconds, not {part}")
+        delays.append(delay)
+    if len(delays) > 50:
+        raise ConfigError(f"{PREFIX}WEBHOOK_RETRY_SCHEDULE has more than 50 retries")
+    return tuple(delays)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        return text in _TRUE
     if kind is int:
         try:
             value = int(raw)
@@ -155,7 +203,8 @@ def _load(environ: Mapping[str, str]) -> tuple[Settings, dict[str, str]]:
     kwargs: dict[str, Any] = {}
     for name, raw in values.items():
         if name in fields:
-            kind = int if fields[name].type in ("int", int) else str
+            declared = fields[name].type
+            kind = int if declared in ("int", int) else bool if declared in ("bool", bool) else str
             kwargs[name] = _coerce(name, raw, kind)
     known_faults = {f.name for f in dataclasses.fields(FaultMessages)}
     faults = FaultMessages(**{k: str(v) for k, v in fault_values.items() if k in known_faults})
@@ -176,6 +225,18 @@ def _check(settings: Settings) -> None:
     _check_database_url(settings.database_url)
     if settings.max_request_bytes < 1024:
         raise ConfigError(f"{PREFIX}MAX_REQUEST_BYTES must be at least 1024")
+    settings.webhook_retry_delays  # noqa: B018 - a bad schedule is refused at start-up
+    if settings.webhook_timeout_seconds < 1:
+        raise ConfigError(f"{PREFIX}WEBHOOK_TIMEOUT_SECONDS must be at least 1")
+    if settings.webhook_lease_seconds <= settings.webhook_timeout_seconds:
+        raise ConfigError(
+            f"{PREFIX}WEBHOOK_LEASE_SECONDS ({settings.webhook_lease_seconds}) must be longer than "
+            f"{PREFIX}WEBHOOK_TIMEOUT_SECONDS ({settings.webhook_timeout_seconds}), or a slow answer is sent twice"
+        )
+    if not 1 <= settings.webhook_concurrency <= 100:
+        raise ConfigError(f"{PREFIX}WEBHOOK_CONCURRENCY must be 1 to 100")
+    if settings.webhook_poll_ms < 10:
+        raise ConfigError(f"{PREFIX}WEBHOOK_POLL_MS must be at least 10")
 
 
 @lru_cache(maxsize=1)

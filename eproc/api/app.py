@@ -53,7 +53,7 @@ def body_bytes() -> bytes:
 
 
 def create_api(eproc_hub: Hub) -> OpenAPI:
-    from eproc.api import accounts, documents, events, orders
+    from eproc.api import accounts, documents, events, orders, webhooks
 
     app = OpenAPI(
         __name__,
@@ -92,7 +92,7 @@ def create_api(eproc_hub: Hub) -> OpenAPI:
     def _http_error(error: HTTPException) -> Response:
         return problems.from_http(error)
 
-    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint):
+    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint, webhooks.blueprint):
         app.register_api(blueprint)
 
     document: dict[str, str] = {}

@@ -19,6 +19,7 @@ from eproc.cli.serve import serve
 from eproc.cli.settings import config
 from eproc.cli.tokens import token
 from eproc.cli.watch import events, purge, status
+from eproc.cli.webhooks import webhooks_group, worker
 
 # Groups imported only when used: the Accounts Return toolkit brings authlib, jsonschema and
 # openpyxl, which every other command would otherwise pay for at start-up.
@@ -62,6 +63,7 @@ def main(ctx: click.Context) -> None:
 
 for command in (
     db, config, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve,
+    webhooks_group, worker,
 ):
     main.add_command(command)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import click
 
 from eproc.cli.common import CliError, current_hub, current_settings, friendly_errors
@@ -13,8 +16,9 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--tls-cert", default=None, type=click.Path(), help="PEM certificate (chain) for HTTPS.")
 @click.option("--tls-key", default=None, type=click.Path(), help="PEM private key for HTTPS.")
+@click.option("--no-worker", is_flag=True, help="Do not start a webhook worker (run 'eproc worker' elsewhere).")
 @friendly_errors
-def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None) -> None:
+def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None, no_worker: bool) -> None:
     """Serve the FMS web service (gunicorn)."""
     from eproc import preflight
     from eproc.server import serve as run_server
@@ -38,4 +42,27 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
         click.echo(f"eproc: warning: {warning}", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
-    run_server(host, port, workers, tls_cert, tls_key)
+    webhook_worker = None if no_worker else _start_webhook_worker()
+    try:
+        run_server(host, port, workers, tls_cert, tls_key)
+    finally:
+        if webhook_worker is not None:
+            _stop(webhook_worker)
+
+
+def _start_webhook_worker() -> subprocess.Popen[bytes]:
+    """One ``eproc worker`` beside the web workers, so webhooks are delivered out of the box. It
+    reads the same settings (the environment is inherited) and stops when this process does, even
+    one killed outright (it watches its parent)."""
+    process = subprocess.Popen([sys.executable, "-m", "eproc.cli", "worker", "--exit-with-parent"])
+    click.echo(f"eproc: webhook worker started (pid {process.pid})", err=True)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

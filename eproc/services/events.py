@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from eproc.services import outbox
 from eproc.services.errors import InvalidInput
 from eproc.services.hub import Hub
 from eproc.store.models import Event
@@ -42,6 +43,11 @@ class EventType(StrEnum):
     LOGIN_ADDRESS_LOCKED = "login.address_locked"
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_REMOVED = "webhook.removed"
+    WEBHOOK_DISABLED = "webhook.disabled"
+    WEBHOOK_TEST = outbox.TEST_EVENT
 
 
 # What each type means, for the README, `eproc events --type` and the API's documentation.
@@ -76,6 +82,11 @@ EVENT_TYPES: dict[str, str] = {
     EventType.LOGIN_ADDRESS_LOCKED: "a client address was refused after failed logins",
     EventType.TOKEN_CREATED: "an admin created an API token",
     EventType.TOKEN_REVOKED: "an admin revoked an API token",
+    EventType.WEBHOOK_CREATED: "a webhook endpoint was added",
+    EventType.WEBHOOK_UPDATED: "a webhook endpoint was changed, enabled or disabled by its owner",
+    EventType.WEBHOOK_REMOVED: "a webhook endpoint was removed",
+    EventType.WEBHOOK_DISABLED: "a webhook endpoint was disabled because its receiver answered 410 Gone",
+    EventType.WEBHOOK_TEST: "a test ping (sent only to the endpoint it tests)",
 }
 def event_table_markdown() -> str:
     """The README's table of event types, made from :data:`EVENT_TYPES`."""
@@ -100,11 +111,13 @@ def emit(
     detail: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Record a state change in the unit of work that makes it (so both commit, or neither)."""
+    """Record a state change in the unit of work that makes it, with the webhook deliveries it owes
+    (the outbox): the change, its event and its deliveries commit together, or none of them."""
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else None
-    uow.events.record(
+    event = uow.events.record(
         type_.value, at, account_id, subject or doc_id, detail, doc_id=doc_id, order_id=order_id, data=payload
     )
+    outbox.enqueue(uow, event, data)
 
 
 @dataclass(frozen=True)

@@ -454,11 +454,11 @@ class EventRepository:
         doc_id: str | None = None,
         order_id: int | None = None,
         data: str | None = None,
-    ) -> None:
-        self._session.add(
-            Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
-                  order_id=order_id, data=data)
-        )
+    ) -> Event:
+        event = Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
+                      order_id=order_id, data=data)
+        self._session.add(event)
+        return event
 
     def listing(
         self,

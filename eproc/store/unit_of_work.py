@@ -25,6 +25,7 @@ from eproc.store.repositories import (
     SigningKeyRepository,
     TokenRepository,
 )
+from eproc.store.webhooks import WebhookRepository
 
 
 class UnitOfWork:
@@ -37,6 +38,7 @@ class UnitOfWork:
     familiar_addresses: FamiliarAddressRepository
     login_buckets: LoginBucketRepository
     address_failures: AddressFailureRepository
+    webhooks: WebhookRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -54,6 +56,7 @@ class UnitOfWork:
         self.familiar_addresses = FamiliarAddressRepository(session)
         self.login_buckets = LoginBucketRepository(session)
         self.address_failures = AddressFailureRepository(session)
+        self.webhooks = WebhookRepository(session)
         return self
 
     def __exit__(

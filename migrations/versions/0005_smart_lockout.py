@@ -1,7 +1,7 @@
 """smart lockout: familiar addresses, failures per bucket, the address throttle in the database
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 15:00:00
 """
 
@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-# Rechained after 0004 (webhooks) when both are merged.
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
