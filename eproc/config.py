@@ -7,6 +7,7 @@ time zone, expiry) lives here so that an operator can change it without touching
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -107,6 +108,13 @@ class Settings:
     # Loopback, private and link-local targets refused unless true (tests, private networks).
     webhook_allow_private_targets: bool = False
     schema_dir: str = str(SCHEMAS_DIR)
+    # Operations (README "Monitoring and logs"): eproc's log lines as plain text or JSON lines, the
+    # level of eproc's own loggers, and who may read GET /metrics (aggregate counts only, but a
+    # supplier's volumes are nobody else's business: loopback unless widened).
+    log_format: str = "plain"
+    log_level: str = "info"
+    metrics: str = "on"
+    metrics_allow: str = "127.0.0.0/8, ::1"
     faults: FaultMessages = field(default_factory=FaultMessages)
 
     @property
@@ -237,6 +245,34 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"{PREFIX}WEBHOOK_CONCURRENCY must be 1 to 100")
     if settings.webhook_poll_ms < 10:
         raise ConfigError(f"{PREFIX}WEBHOOK_POLL_MS must be at least 10")
+    for name, allowed in (("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS), ("metrics", ("on", "off"))):
+        value = getattr(settings, name)
+        if value not in allowed:
+            choices = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise ConfigError(f"{PREFIX}{name.upper()} must be {choices}, not {value!r}")
+    metrics_networks(settings.metrics_allow)
+
+
+LOG_FORMATS = ("plain", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def metrics_networks(allow: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``EPROC_METRICS_ALLOW`` as networks: comma-separated addresses or CIDR networks, ``any`` for all."""
+    networks = []
+    for item in (part.strip() for part in allow.split(",")):
+        if not item:
+            continue
+        if item.lower() == "any":
+            networks += [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}METRICS_ALLOW: {item!r} is not an address or network (e.g. 10.0.0.0/8, ::1, any)"
+            ) from None
+    return tuple(networks)
 
 
 @lru_cache(maxsize=1)

@@ -57,8 +57,24 @@ class EprocGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """eproc: the FMS e-procurement web service and its administration."""
+    _configure_logging()
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())  # a bare 'eproc' is a request for help, not a mistake
+
+
+def _configure_logging() -> None:
+    """Every log line a command writes in the configured format. Settings that cannot be read
+    leave the plain format: the command itself then reports them, in its one line."""
+    from eproc import logs
+    from eproc.cli.common import invocation
+    from eproc.config import ConfigError
+
+    try:
+        settings = invocation().settings
+    except ConfigError:
+        logs.configure()
+        return
+    logs.configure(settings.log_format, settings.log_level)
 
 
 for command in (

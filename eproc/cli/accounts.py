@@ -8,10 +8,14 @@ from datetime import datetime
 
 import click
 
-from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, when
+from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, print_table, when
 from eproc.services import accounts
 
 DEMO_USERNAME = "demo-school"
+# Apart from the README's example school and the sample documents (123456789 / 987654321), so that
+# after 'make run' the README's next steps route to the example school, not to two accounts.
+DEMO_BUYER_DUNS = "111111111"
+DEMO_SUPPLIER_DUNS = "999999999"
 
 
 @click.group()
@@ -80,14 +84,14 @@ def account_demo() -> None:
             hub,
             DEMO_USERNAME,
             establishment_name="DEMO SCHOOL (not a real school)",
-            buyer_duns="123456789",
-            supplier_duns="987654321",
+            buyer_duns=DEMO_BUYER_DUNS,
+            supplier_duns=DEMO_SUPPLIER_DUNS,
             account_number="DEMO-0001",
         )
         click.echo("=== DEMO ACCOUNT (for trying eproc out; disable it in production) ===")
         click.echo(f"username: {view.username}")
         click.echo(f"password: {secret}")
-        click.echo("buyer DUNS 123456789, supplier DUNS 987654321")
+        click.echo(f"buyer DUNS {DEMO_BUYER_DUNS}, supplier DUNS {DEMO_SUPPLIER_DUNS}")
         return
     click.echo(
         f"demo account {DEMO_USERNAME!r} exists; its password was shown when it was created "
@@ -104,12 +108,10 @@ def account_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([jsonable(a) for a in rows], indent=2))
         return
-    click.echo(f"{'USERNAME':<24} {'ENABLED':<8} {'BUYER DUNS':<10} {'SUPPLIER':<10} ESTABLISHMENT")
-    for a in rows:
-        click.echo(
-            f"{a.username:<24} {'yes' if a.enabled else 'no':<8} {a.buyer_duns:<10} "
-            f"{a.supplier_duns:<10} {a.establishment_name}"
-        )
+    print_table(
+        ["USERNAME", "ENABLED", "BUYER DUNS", "SUPPLIER DUNS", "ESTABLISHMENT"],
+        [[a.username, "yes" if a.enabled else "no", a.buyer_duns, a.supplier_duns, a.establishment_name] for a in rows],
+    )
 
 
 def _print_account(view: accounts.AccountView, now: datetime) -> None:

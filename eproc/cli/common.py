@@ -124,6 +124,20 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def print_table(headers: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()) -> None:
+    """A table whose columns are as wide as their widest cell (a long username or DocID shifts the
+    column, never the row); columns numbered in ``right`` are right-aligned (counts). The last
+    column is not padded, so no line ends in spaces."""
+    widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)]
+    last = len(headers) - 1
+    for row in [headers, *rows]:
+        cells = [
+            cell if i == last and i not in right else (f"{cell:>{widths[i]}}" if i in right else f"{cell:<{widths[i]}}")
+            for i, cell in enumerate(row)
+        ]
+        click.echo("  ".join(cells).rstrip())
+
+
 def print_fields(rows: list[tuple[str, str]], width: int = 0) -> None:
     """``label:`` and value, the values aligned (at least) one column past the longest label."""
     width = max(width, max(len(label) for label, _ in rows) + 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None, no_worker: bool) -> None:
     """Serve the FMS web service (gunicorn)."""
-    from eproc import preflight
+    from eproc import logs, metrics, preflight
     from eproc.server import serve as run_server
     from eproc.web import check_database, check_files
 
@@ -29,6 +30,7 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     # Everything that would make every call fail is refused here, before a worker is forked or a
     # URL announced: the settings, the TLS files, the port, the XSLT, the database.
     settings = current_settings()
+    logs.configure(settings.log_format, settings.log_level)
     if tls_cert and tls_key:
         preflight.check_tls(tls_cert, tls_key)
     check_files(settings)
@@ -37,6 +39,12 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     # The workers open their own connections after the fork; none may be inherited from here.
     hub.store.engine.dispose()
     preflight.check_port(host, port)
+    metrics_directory = os.environ.get(metrics.MULTIPROC_VARIABLE)
+    if metrics_directory:
+        try:
+            metrics.check_directory(metrics_directory)
+        except metrics.MetricsDirectoryError as exc:
+            raise CliError(str(exc)) from None
     warning = preflight.plain_http_warning(host, tls=bool(tls_cert))
     if warning:
         click.echo(f"eproc: warning: {warning}", err=True)
@@ -45,6 +53,8 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     webhook_worker = None if no_worker else _start_webhook_worker()
     try:
         run_server(host, port, workers, tls_cert, tls_key)
+    except metrics.MetricsDirectoryError as exc:
+        raise CliError(str(exc)) from None
     finally:
         if webhook_worker is not None:
             _stop(webhook_worker)

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from eproc import metrics
 from eproc.services import outbox
 from eproc.services.errors import InvalidInput
 from eproc.services.hub import Hub
@@ -112,12 +113,15 @@ def emit(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Record a state change in the unit of work that makes it, with the webhook deliveries it owes
-    (the outbox): the change, its event and its deliveries commit together, or none of them."""
+    (the outbox): the change, its event and its deliveries commit together, or none of them. It is
+    counted in the metrics once it has committed."""
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else None
     event = uow.events.record(
         type_.value, at, account_id, subject or doc_id, detail, doc_id=doc_id, order_id=order_id, data=payload
     )
     outbox.enqueue(uow, event, data)
+    reason = data.get("reason") if data else None
+    uow.after_commit(lambda: metrics.count_event(type_.value, reason if isinstance(reason, str) else None))
 
 
 @dataclass(frozen=True)

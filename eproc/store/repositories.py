@@ -363,6 +363,18 @@ class DocumentRepository:
         ).group_by(Document.account_id)
         return {row[0]: QueueCounts(*row[1:]) for row in self._session.execute(query)}
 
+    def queue_depth(self, now: datetime) -> tuple[int, int]:
+        """All accounts together: documents pending (never fetched, fetched but not processed).
+        For the metrics, read at every scrape: the range on ``expires_at`` keeps it to the last
+        expiry period's documents, however many processed ones are retained."""
+        pending = _pending(now)
+        query = select(
+            func.count().filter(pending & (Document.collect_count == 0)),
+            func.count().filter(pending & (Document.collect_count > 0)),
+        ).where(Document.expires_at > now)
+        waiting, collected = self._session.execute(query).one()
+        return int(waiting or 0), int(collected or 0)
+
 
 class OrderRepository:
     def __init__(self, session: Session) -> None:

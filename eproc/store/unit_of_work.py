@@ -8,6 +8,7 @@ The database's refusals of a duplicate key become the domain's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError
@@ -35,14 +36,15 @@ class UnitOfWork:
     events: EventRepository
     tokens: TokenRepository
     signing_keys: SigningKeyRepository
+    webhooks: WebhookRepository
     familiar_addresses: FamiliarAddressRepository
     login_buckets: LoginBucketRepository
     address_failures: AddressFailureRepository
-    webhooks: WebhookRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._session: Session | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         session = self._sessions()
@@ -53,10 +55,10 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.tokens = TokenRepository(session)
         self.signing_keys = SigningKeyRepository(session)
+        self.webhooks = WebhookRepository(session)
         self.familiar_addresses = FamiliarAddressRepository(session)
         self.login_buckets = LoginBucketRepository(session)
         self.address_failures = AddressFailureRepository(session)
-        self.webhooks = WebhookRepository(session)
         return self
 
     def __exit__(
@@ -72,6 +74,7 @@ class UnitOfWork:
             # a rollback would expire them.
             session.close()
             self._session = None
+            self._after_commit = []
         if isinstance(error, IntegrityError):
             # A flush inside a repository call hit a unique key: say so in the domain's words.
             raise Conflict("a concurrent change took the same key first") from None
@@ -81,6 +84,14 @@ class UnitOfWork:
             self._require().commit()
         except IntegrityError:
             raise Conflict("a concurrent change took the same key first") from None
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once what has been done so far is committed (never if it is rolled
+        back): the metrics count only changes that happened."""
+        self._after_commit.append(callback)
 
     def _require(self) -> Session:
         if self._session is None:
