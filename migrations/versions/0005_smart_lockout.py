@@ -1,7 +1,7 @@
 """smart lockout: familiar addresses, failures per bucket, the address throttle in the database
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 15:00:00
 """
 

@@ -175,3 +175,20 @@ def test_a_warm_success_from_a_familiar_address_writes_nothing(clocked: tuple[Hu
     assert statements and set(statements) == {"SELECT"}
     clock.advance(seconds=300)
     assert login(hub, username, PASSWORD, "192.0.2.1")  # past the touch period: one write, then warm again
+
+
+def test_purge_forgets_addresses_no_longer_familiar(clocked: tuple[Hub, ManualClock]) -> None:
+    from eproc.services import housekeeping
+
+    hub, clock = clocked
+    username, _ = new_school(hub, PASSWORD)
+    assert login(hub, username, PASSWORD, "192.0.2.1")
+    assert not login(hub, username, "guess", "198.51.100.1")
+    clock.advance(days=20)
+    assert login(hub, username, PASSWORD, "192.0.2.2")
+    clock.advance(days=11)  # 192.0.2.1 last seen 31 days ago: past EPROC_LOGIN_FAMILIAR_DAYS
+    view = accounts.show_account(hub, username)
+    assert [(a.address, a.familiar) for a in view.familiar_addresses] == [("192.0.2.2", True), ("192.0.2.1", False)]
+    housekeeping.purge(hub)
+    assert [a.address for a in accounts.show_account(hub, username).familiar_addresses] == ["192.0.2.2"]
+    assert hub.throttle.clear() == 0  # the stranger's address, quiet for weeks, is gone too
