@@ -115,10 +115,10 @@ def envelope(operation: str, password: str, params: str = "") -> bytes:
     ).encode()
 
 
-def soap_call(url: str, operation: str, password: str, params: str = "") -> str:
+def soap_call(url: str, operation: str, password: str, params: str = "", timeout: float = 120) -> str:
     parts = urlsplit(url)
     body = envelope(operation, password, params)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         connection.request(
             "POST",

@@ -67,12 +67,26 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
+    # Smart lockout (eproc/services/smart_lockout.py): distinct wrong passwords in a row, counted
+    # apart for an account's familiar and unfamiliar addresses, that lock that bucket (0: never).
     login_failure_limit: int = 5
     login_lockout_seconds: int = 60
     login_lockout_max_seconds: int = 3600
-    # Failed logins per client address, per worker process (eproc/services/throttle.py says why);
-    # 0 turns the address limit off. Deliberately far above the per-username limit: many schools
-    # can share one address (a local authority's network, a proxy).
+    # An address is familiar for an account this long after its last successful login from it.
+    login_familiar_days: int = 30
+    # How often a worker records that a familiar address is still in use (a write on the success path).
+    login_familiar_touch_seconds: int = 300
+    # Wrong passwords per account per hour from all its unfamiliar addresses together (0: no bound).
+    login_unfamiliar_hourly_limit: int = 20
+    # How many of a bucket's last wrong passwords are recognised (by keyed hash) when repeated.
+    login_repeat_memory: int = 5
+    # A bucket with no counted failure for this long starts again from nothing.
+    login_failure_memory_seconds: int = 86400
+    # The key of those hashes; empty: derived from the API signing key kept in the database.
+    login_failure_key: str = ""
+    # Failed logins per client address, shared by every worker through the database; 0 turns the
+    # address limit off. Deliberately far above the per-username limit: many schools can share one
+    # address (a local authority's network, a proxy).
     login_address_failure_limit: int = 100
     login_address_window_seconds: int = 600
     trusted_proxy_header: str = ""
@@ -93,6 +107,17 @@ class Settings:
     webhook_concurrency: int = 8
     # Loopback, private and link-local targets refused unless true (tests, private networks).
     webhook_allow_private_targets: bool = False
+    # eproc serve's front (eproc/front.py): the longest a client may take to send its headers, the
+    # longest pause while it sends the body (or reads the answer), and the open connections per
+    # worker process. Slow clients hold a connection slot, never a worker.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    max_connections: int = 1000
+    # Bounded waits on the database: a hung or unreachable database turns into quick faults.
+    # PostgreSQL: connect_timeout, and statement_timeout (the client also gives up on a server
+    # that does not answer at all, a few seconds later). SQLite: the wait for another writer's lock.
+    database_connect_timeout_seconds: int = 5
+    database_statement_timeout_seconds: int = 10
     schema_dir: str = str(SCHEMAS_DIR)
     # Operations (README "Monitoring and logs"): eproc's log lines as plain text or JSON lines, the
     # level of eproc's own loggers, and who may read GET /metrics (aggregate counts only, but a
@@ -237,6 +262,10 @@ def _check(settings: Settings) -> None:
             choices = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
             raise ConfigError(f"{PREFIX}{name.upper()} must be {choices}, not {value!r}")
     metrics_networks(settings.metrics_allow)
+    for name in ("header_timeout_seconds", "body_timeout_seconds", "max_connections",
+                 "database_connect_timeout_seconds", "database_statement_timeout_seconds"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1")
 
 
 LOG_FORMATS = ("plain", "json")

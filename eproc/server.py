@@ -1,4 +1,10 @@
-"""Running the WSGI application under gunicorn, with TLS when given a certificate."""
+"""Running the WSGI application under gunicorn, with TLS when given a certificate.
+
+The gunicorn arbiter (master) forks the workers and replaces any that dies; each worker is an
+:class:`eproc.front.BufferingWorker`, which reads requests whole before its application thread sees
+them, so slow clients hold a connection slot but never a worker. Process hooks (gunicorn's
+``child_exit``, ``when_ready``, ...) are gunicorn settings: add them to :func:`gunicorn_options`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from eproc import logs, metrics
+from eproc.front import BufferingWorker, FrontLimits
 
 
 class EprocServer(BaseApplication):
@@ -38,20 +45,29 @@ def _freeze_the_application(worker: Any) -> None:
     gc.freeze()
 
 
-def serve(
+def worker_class(limits: FrontLimits) -> type[BufferingWorker]:
+    """The worker class gunicorn forks, carrying this server's limits (gunicorn settings cannot)."""
+    return type("EprocWorker", (BufferingWorker,), {"limits": limits})
+
+
+def gunicorn_options(
     host: str,
     port: int,
     workers: int,
     tls_cert: str | None = None,
     tls_key: str | None = None,
     timeout: int = 120,
-) -> None:
-    """Serve until stopped. ``port`` 0 takes a free port; the log line 'Listening at:' names it."""
-    options: dict[str, Any] = {
+    limits: FrontLimits | None = None,
+) -> dict[str, Any]:
+    """gunicorn's settings for ``eproc serve``."""
+    limits = limits or FrontLimits()
+    return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
-        "worker_class": "sync",
-        # FMS uploads can be several MiB over slow school links.
+        "worker_class": worker_class(limits),
+        "worker_connections": limits.max_connections,
+        # How long one call may keep the application thread before the arbiter replaces the worker
+        # (reading the request no longer counts: the front does that, see eproc/front.py).
         "timeout": timeout,
         "graceful_timeout": 30,
         "accesslog": "-",
@@ -65,8 +81,36 @@ def serve(
         "control_socket_disable": True,
         "post_worker_init": _freeze_the_application,
     }
+
+
+def server(
+    host: str,
+    port: int,
+    workers: int,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    timeout: int = 120,
+    limits: FrontLimits | None = None,
+) -> EprocServer:
+    """The server, configured but not yet forked: the metrics directory is named by now (in the
+    environment), so a process started before :meth:`EprocServer.run` (the webhook worker) counts
+    in the same one. ``port`` 0 takes a free port; the log line 'Listening at:' names it."""
+    options = gunicorn_options(host, port, workers, tls_cert, tls_key, timeout, limits)
     options.update(operations_options())
-    EprocServer(options).run()
+    return EprocServer(options)
+
+
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    timeout: int = 120,
+    limits: FrontLimits | None = None,
+) -> None:
+    """Serve until stopped."""
+    server(host, port, workers, tls_cert, tls_key, timeout, limits).run()
 
 
 # --- metrics and logs under gunicorn (eproc/metrics.py, eproc/logs.py) ----------------------------
@@ -77,25 +121,12 @@ def operations_options() -> dict[str, Any]:
     worker counts in (the user's ``PROMETHEUS_MULTIPROC_DIR``, emptied, or a private one removed
     at exit), each exited worker's live gauges dropped, gunicorn's own lines in eproc's format, and
     no gunicorn access log (eproc's request line, ``eproc.access``, says more)."""
-    prepare_metrics_directory()
-    return {"logger_class": EprocGunicornLogger, "accesslog": None, "child_exit": _worker_exited}
-
-
-_prepared: list[str] = []
-
-
-def prepare_metrics_directory() -> str:
-    """The directory every process of this server counts in, set up once (``eproc serve`` calls
-    it before it starts the webhook worker, so that process's counts are summed too)."""
-    if _prepared:
-        return _prepared[0]
     directory, made = metrics.use_directory(os.environ.get(metrics.MULTIPROC_VARIABLE))
     if made:
         arbiter = os.getpid()
         # Workers run atexit handlers too when they exit: only the arbiter removes the directory.
         atexit.register(lambda: metrics.remove_directory(directory) if os.getpid() == arbiter else None)
-    _prepared.append(str(directory))
-    return str(directory)
+    return {"logger_class": EprocGunicornLogger, "accesslog": None, "child_exit": _worker_exited}
 
 
 def _worker_exited(_arbiter: Any, worker: Any) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from eproc import logs, metrics
 from eproc.config import ConfigError, Settings, get_settings, metrics_networks
+from eproc.readiness import ReadinessProbe
 from eproc.services import admin
 from eproc.services.hub import Hub, build_hub
 
@@ -40,6 +41,7 @@ class EprocWsgi:
         self._api = api
         self._service_path = hub.settings.service_path.rstrip("/")
         self._metrics_networks = metrics_networks(hub.settings.metrics_allow)
+        self._readiness = ReadinessProbe(hub.store)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -95,18 +97,15 @@ class EprocWsgi:
         return _json(start_response, "200 OK", {"status": "ok"})
 
     def _ready(self, start_response: StartResponse) -> Iterable[bytes]:
-        """Readiness, apart from liveness: 503 while the database cannot serve this code, so a load
-        balancer sends no FMS call here that could only end in an internal error."""
-        condition = self.hub.store.condition()
-        payload: dict[str, object] = {"revision": condition.revision, "head": condition.head}
-        if condition.ready:
-            status, payload["status"] = "200 OK", "ready"
-        else:
-            status = "503 Service Unavailable"
-            payload["status"] = "database unreachable" if not condition.reachable else "database not migrated"
-            log.error("readiness: %s", condition.problem)
+        """Readiness, apart from liveness: 503 while the database cannot serve this code (not
+        reachable, not migrated, not writable, not answering within 1.5 s), so a load balancer
+        sends no FMS call here that could only end in an internal error (eproc/readiness.py)."""
+        readiness = self._readiness.check()
+        payload: dict[str, object] = {
+            "status": readiness.status, "revision": readiness.revision, "head": readiness.head
+        }
+        status = "200 OK" if readiness.ready else "503 Service Unavailable"
         return _json(start_response, status, payload)
-
 
     def _metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The Prometheus text format, summed over every worker. Aggregate counts only, and only to

@@ -43,9 +43,9 @@ def _postgres_session_db() -> Iterator[PostgresDatabase]:
     database = create_postgres_database()
     upgrade(database.url)
     yield database
-    from eproc.store.db import engine_for
+    from eproc.store.db import dispose_engines
 
-    engine_for(database.url).dispose()
+    dispose_engines(database.url)
     database.drop()
 
 

@@ -305,7 +305,7 @@ def make_settings(database_url: str, **extra: str) -> Settings:
 def migrated_database(backend: str, directory: Path) -> Iterator[str]:
     """A fresh database migrated to head (a SQLite file in ``directory``, or a new PostgreSQL
     database), removed afterwards."""
-    from eproc.store.db import engine_for
+    from eproc.store.db import dispose_engines
     from eproc.store.migrate import upgrade
 
     if backend == "sqlite":
@@ -318,7 +318,7 @@ def migrated_database(backend: str, directory: Path) -> Iterator[str]:
         upgrade(database.url)
         yield database.url
     finally:
-        engine_for(database.url).dispose()
+        dispose_engines(database.url)
         database.drop()
 
 

@@ -101,9 +101,9 @@ def test_an_outage_logs_one_line_per_request_and_the_traceback_once(
         for suffix in ("-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         database.mkdir()
-        from eproc.store.db import engine_for
+        from eproc.store.db import dispose_engines
 
-        engine_for(url).dispose()
+        dispose_engines(url)
         ids = []
         with caplog.at_level(logging.INFO, logger="eproc"):
             for number in range(3):

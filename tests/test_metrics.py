@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dotnet_client as net
@@ -137,13 +138,18 @@ def test_counts_under_four_workers_are_summed_whichever_worker_answers(own_datab
     server = start_server(own_database, "--workers", "4", env={"EPROC_LOG_LEVEL": "debug"})
     calls, scrapes = 40, 12
     try:
-        for _ in range(calls):
-            # A new connection each time (sync workers close it anyway): the workers take turns.
-            reply = net.call(server.endpoint, "FetchIndex", username=username, password=PASSWORD)
-            assert reply.status == 200
+        # Eight callers at once: a worker accepts only while it is idle (eproc/front.py), so
+        # concurrent calls spread over the workers.
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(
+                lambda _: net.call(server.endpoint, "FetchIndex", username=username, password=PASSWORD),
+                range(calls),
+            ))
+        assert [reply.status for reply in replies] == [200] * calls
         assert len(_pids(server.log, "/service.asmx", calls)) > 1, "one worker took every call: this proves nothing"
-        for _ in range(scrapes):
-            response = requests.get(f"{server.base_url}/metrics", timeout=10)
+        with ThreadPoolExecutor(4) as pool:
+            responses = list(pool.map(lambda _: requests.get(f"{server.base_url}/metrics", timeout=10), range(scrapes)))
+        for response in responses:
             assert response.status_code == 200
             parsed = samples(response.text)
             ok = value(parsed, "eproc_requests_total", interface="soap", operation="FetchIndex", outcome="ok")

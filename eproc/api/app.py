@@ -104,8 +104,7 @@ def create_api(eproc_hub: Hub) -> OpenAPI:
         detail = f"an internal error occurred (correlation id {correlation_id})"
         return problems.problem(500, "Internal Server Error", detail, "internal-error", correlationId=correlation_id)
 
-    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint,
-                      webhooks.blueprint):
+    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint, webhooks.blueprint):
         app.register_api(blueprint)
 
     document: dict[str, str] = {}

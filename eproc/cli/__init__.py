@@ -57,12 +57,17 @@ class EprocGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """eproc: the FMS e-procurement web service and its administration."""
-    _configure_logging()
+    _configure_logging(ctx.invoked_subcommand)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())  # a bare 'eproc' is a request for help, not a mistake
 
 
-def _configure_logging() -> None:
+# The long-running commands log at EPROC_LOG_LEVEL; a one-shot command's own output says what
+# happened, so its log shows only warnings and errors (no connection bookkeeping beside its line).
+LONG_RUNNING = ("serve", "worker")
+
+
+def _configure_logging(command: str | None) -> None:
     """Every log line a command writes in the configured format. Settings that cannot be read
     leave the plain format: the command itself then reports them, in its one line."""
     from eproc import logs
@@ -72,9 +77,12 @@ def _configure_logging() -> None:
     try:
         settings = invocation().settings
     except ConfigError:
-        logs.configure()
+        logs.configure(level="warning")
         return
-    logs.configure(settings.log_format, settings.log_level)
+    level = settings.log_level
+    if command not in LONG_RUNNING and level == "info":
+        level = "warning"
+    logs.configure(settings.log_format, level)
 
 
 for command in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 
 import click
 
@@ -113,8 +114,10 @@ def account_list(as_json: bool) -> None:
     )
 
 
-def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bool) -> None:
-    for label, value in [
+def _print_account(view: accounts.AccountView, now: datetime) -> None:
+    from eproc.services.lockout import seconds_left
+
+    rows = [
         ("username", view.username),
         ("establishment", view.establishment_name),
         ("buyer DUNS", view.buyer_duns),
@@ -123,11 +126,30 @@ def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bo
         ("language / currency", f"{view.language} / {view.currency}"),
         ("enabled", "yes" if view.enabled else "no"),
         ("failed logins", str(view.failed_logins)),
-        ("locked", f"yes, until {when(view.locked_until)} ({now_seconds_left}s left)" if locked else "no"),
+    ]
+    for bucket in view.buckets:
+        counts = f"{bucket.failures} in a row"
+        if bucket.bucket == "unfamiliar":
+            counts += f", {bucket.failures_this_hour} this hour"
+        rows.append((f"  from {bucket.bucket} addresses", counts))
+    locks = [
+        f"yes, {b.bucket} addresses until {when(b.locked_until)} ({seconds_left(b.locked_until, now)}s left): "
+        f"{b.lock_reason}"
+        for b in view.buckets if b.locked
+    ]
+    rows += [("locked", line) for line in locks] or [("locked", "no")]
+    rows += [("familiar addresses", str(sum(1 for a in view.familiar_addresses if a.familiar)))]
+    rows += [
+        (f"  {a.address}", f"last login {when(a.last_seen_at)}, first {when(a.first_seen_at)}"
+                           + ("" if a.familiar else " (no longer familiar)"))
+        for a in view.familiar_addresses
+    ]
+    rows += [
         ("password changed", when(view.password_changed_at)),
         ("previous password valid until", when(view.previous_password_valid_until)),
         ("created", when(view.created_at)),
-    ]:
+    ]
+    for label, value in rows:
         click.echo(f"{label + ':':<32}{value}")
 
 
@@ -136,16 +158,14 @@ def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bo
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 @friendly_errors
 def account_show(username: str, as_json: bool) -> None:
-    """Show an account (never its password)."""
-    from eproc.services.lockout import seconds_left
-
+    """Show an account (never its password): its familiar addresses, failed logins and lockouts."""
     hub = current_hub()
     view = accounts.show_account(hub, username)
     now = hub.now()
     if as_json:
         click.echo(json.dumps({**jsonable(view), "locked": view.is_locked(now)}, indent=2))
         return
-    _print_account(view, seconds_left(view.locked_until, now), view.is_locked(now))
+    _print_account(view, now)
 
 
 @account.command("disable")
@@ -179,6 +199,6 @@ def account_reset_password(username: str) -> None:
 @click.argument("username")
 @friendly_errors
 def account_unlock(username: str) -> None:
-    """Clear failed-login lockout."""
+    """End the account's lockouts and forget its failed logins (familiar and unfamiliar)."""
     accounts.unlock(current_hub(), username)
     click.echo(f"account {username} unlocked")

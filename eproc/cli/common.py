@@ -103,14 +103,23 @@ def count_of(count: int, noun: str, plural_form: str | None = None) -> str:
 
 def jsonable(view: Any) -> dict[str, Any]:
     """A view dataclass as JSON-ready values: times in ISO 8601 UTC, money as exact strings."""
+    return _plain(dataclasses.asdict(view))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in dataclasses.asdict(view).items():
+    for key, value in values.items():
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
         elif isinstance(value, bytes):
             continue
+        elif isinstance(value, dict):
+            value = _plain(value)
+        elif isinstance(value, (list, tuple)):
+            # Nested views (an account's buckets, its addresses) come as lists of dicts.
+            value = [_plain(item) if isinstance(item, dict) else item for item in value]
         out[key] = value
     return out
 

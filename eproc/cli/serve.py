@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -19,10 +20,10 @@ from eproc.cli.common import CliError, current_hub, current_settings, friendly_e
 @click.option("--no-worker", is_flag=True, help="Do not start a webhook worker (run 'eproc worker' elsewhere).")
 @friendly_errors
 def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None, no_worker: bool) -> None:
-    """Serve the FMS web service (gunicorn)."""
+    """Serve the FMS web service (gunicorn workers behind a buffering front)."""
     from eproc import logs, metrics, preflight
-    from eproc.server import prepare_metrics_directory
-    from eproc.server import serve as run_server
+    from eproc.front import FrontLimits
+    from eproc.server import server as configured_server
     from eproc.web import check_database, check_files
 
     if bool(tls_cert) != bool(tls_key):
@@ -39,19 +40,30 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
     # The workers open their own connections after the fork; none may be inherited from here.
     hub.store.engine.dispose()
     preflight.check_port(host, port)
-    try:
-        # Before the webhook worker starts (it inherits the variable) and before the URL is announced.
-        prepare_metrics_directory()
-    except metrics.MetricsDirectoryError as exc:
-        raise CliError(str(exc)) from None
+    metrics_directory = os.environ.get(metrics.MULTIPROC_VARIABLE)
+    if metrics_directory:
+        try:
+            metrics.check_directory(metrics_directory)
+        except metrics.MetricsDirectoryError as exc:
+            raise CliError(str(exc)) from None
     warning = preflight.plain_http_warning(host, tls=bool(tls_cert))
     if warning:
         click.echo(f"eproc: warning: {warning}", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"eproc: FMS web service at {scheme}://{host}:{port}{settings.service_path}", err=True)
+    limits = FrontLimits(
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+        max_body_bytes=settings.max_request_bytes,
+    )
+    try:
+        gunicorn = configured_server(host, port, workers, tls_cert, tls_key, limits=limits)
+    except metrics.MetricsDirectoryError as exc:
+        raise CliError(str(exc)) from None
     webhook_worker = None if no_worker else _start_webhook_worker()
     try:
-        run_server(host, port, workers, tls_cert, tls_key)
+        gunicorn.run()
     finally:
         if webhook_worker is not None:
             _stop(webhook_worker)

@@ -114,11 +114,8 @@ def webhooks_test(webhook_id: int) -> None:
 @friendly_errors
 def worker(exit_with_parent: bool) -> None:
     """Deliver webhooks until stopped (eproc serve starts one unless --no-worker)."""
-    import logging
-
     from eproc.webhook_worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s eproc worker: %(message)s")
     hub = current_hub()
     run_worker(hub, exit_with_parent=exit_with_parent)
     click.echo("eproc: webhook worker stopped", err=True)

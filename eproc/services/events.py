@@ -39,6 +39,7 @@ class EventType(StrEnum):
     ACCOUNT_UNLOCKED = "account.unlocked"
     ACCOUNT_PASSWORD_CHANGED = "account.password_changed"
     ACCOUNT_LOCKED = "account.locked"
+    ACCOUNT_LOCK_ENDED = "account.lock_ended"
     LOGIN_FAILED = "login.failed"
     LOGIN_ADDRESS_LOCKED = "login.address_locked"
     TOKEN_CREATED = "token.created"
@@ -68,8 +69,17 @@ EVENT_TYPES: dict[str, str] = {
     EventType.ACCOUNT_ENABLED: "an admin enabled an account",
     EventType.ACCOUNT_UNLOCKED: "an admin lifted a lockout",
     EventType.ACCOUNT_PASSWORD_CHANGED: "a password was changed (ChangePassword or an admin's reset)",
-    EventType.ACCOUNT_LOCKED: "a username was locked out after failed logins",
-    EventType.LOGIN_FAILED: "an FMS call failed to authenticate (the reason is in the data)",
+    EventType.ACCOUNT_LOCKED: (
+        "an account's familiar or unfamiliar addresses were locked out after failed logins "
+        "(bucket, reason and seconds in the data)"
+    ),
+    EventType.ACCOUNT_LOCK_ENDED: (
+        "a lockout ended: run out (recorded at the next login attempt) or lifted by an admin "
+        "(bucket and reason in the data)"
+    ),
+    EventType.LOGIN_FAILED: (
+        "an FMS call failed to authenticate (reason, address, bucket and whether it counted in the data)"
+    ),
     EventType.LOGIN_ADDRESS_LOCKED: "a client address was refused after failed logins",
     EventType.TOKEN_CREATED: "an admin created an API token",
     EventType.TOKEN_REVOKED: "an admin revoked an API token",

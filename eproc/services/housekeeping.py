@@ -61,7 +61,19 @@ def purge(hub: Hub, *, dry_run: bool = False) -> PurgeResult:
     orders = _purge_in_batches(hub, orders_before, batch_size, "orders")
     # Last, so that the document.purged events just written (at now) are never among them.
     events = _purge_in_batches(hub, events_before, batch_size, "events")
+    _forget_login_history(hub, now)
     return PurgeResult(expired, processed, False, orders, events)
+
+
+def _forget_login_history(hub: Hub, now: datetime) -> None:
+    """Addresses no longer familiar, and client addresses long quiet (the smart lockout's tables):
+    rows a login would no longer look at, removed so that neither table grows without bound."""
+    settings = hub.settings
+    quiet = timedelta(seconds=max(settings.login_address_window_seconds, settings.login_lockout_max_seconds))
+    with hub.unit_of_work() as uow:
+        uow.familiar_addresses.delete_seen_before(now - timedelta(days=settings.login_familiar_days))
+        uow.address_failures.delete_quiet(now - quiet, now)
+        uow.commit()
 
 
 def _cutoff(now: datetime, days: int) -> datetime | None:

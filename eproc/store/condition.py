@@ -127,6 +127,9 @@ def explain(exc: SQLAlchemyError, url: str) -> EprocError:
     ):
         return SchemaNotReady(f"the database {shown} is not migrated ({detail}): {UPGRADE_HINT}")
     if any(marker in lowered for marker in _READ_ONLY):
+        fix = _sqlite_fix(url)
+        if fix:
+            return StorageRefused(f"{fix} ({detail})")
         return StorageRefused(
             f"the database {shown} is read-only ({detail}): check the file's and its directory's "
             "permissions, or the server's read-only mode"
@@ -152,6 +155,19 @@ def explain(exc: SQLAlchemyError, url: str) -> EprocError:
     if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or _is_connection_failure(lowered):
         return DatabaseUnavailable(f"cannot reach the database {shown} ({detail}): is the server running?")
     return StorageRefused(f"the database {shown} refused the operation ({detail})")
+
+
+def _sqlite_fix(url: str) -> str | None:
+    """The exact fix for a read-only SQLite database, the -wal/-shm trap included (eproc/store/guards.py)."""
+    from eproc.store.guards import sqlite_permission_fix
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return sqlite_permission_fix(parsed.database)
 
 
 def _is_connection_failure(lowered: str) -> bool:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from eproc.store.condition import Condition, condition, row_counts
+from eproc.store import guards
+from eproc.store.condition import Condition, condition, explain, row_counts
+from eproc.store.guards import DatabaseTimeouts
 from eproc.store.repositories import (
     CredentialState,
     TokenState,
@@ -21,12 +23,18 @@ from eproc.store.repositories import (
 from eproc.store.unit_of_work import UnitOfWork
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the settings each backend needs under several workers."""
+def make_engine(url: str, timeouts: DatabaseTimeouts = DatabaseTimeouts()) -> Engine:
+    """An engine for ``url`` with the settings each backend needs under several workers, and
+    bounded waits (eproc/store/guards.py)."""
+    engine = _create(url, timeouts)
+    guards.install(engine, timeouts)
+    return engine
+
+
+def _create(url: str, timeouts: DatabaseTimeouts) -> Engine:
+    busy_ms = int(timeouts.statement * 1000)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
-        )
+        engine = create_engine(url, connect_args=guards.connect_args(url, timeouts), hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,20 +42,37 @@ def make_engine(url: str) -> Engine:
             # WAL lets FMS polls read while the portal queues; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         return engine
     # pre_ping: a connection dropped by a database restart is replaced before use, so FMS is not
     # turned away after one. hide_parameters: errors logged by SQLAlchemy never carry usernames,
     # DocIDs or hashes.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True,
+        connect_args=guards.connect_args(url, timeouts), pool_timeout=timeouts.connect + timeouts.statement,
+    )
 
 
-@lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    """One engine (and connection pool) per database URL per process."""
-    return make_engine(url)
+_ENGINES: dict[tuple[str, DatabaseTimeouts], Engine] = {}
+
+
+def engine_for(url: str, timeouts: DatabaseTimeouts = DatabaseTimeouts()) -> Engine:
+    """One engine (and connection pool) per database URL (and timeouts) per process."""
+    key = (url, timeouts)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = make_engine(url, timeouts)
+    return engine
+
+
+def dispose_engines(url: str) -> None:
+    """Close every pooled connection to ``url``, whatever timeouts its engines were made with (a
+    database about to be dropped or moved must not stay open through one of them)."""
+    for (engine_url, _timeouts), engine in list(_ENGINES.items()):
+        if engine_url == url:
+            engine.dispose()
 
 
 class Store:
@@ -58,8 +83,8 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def at(cls, url: str) -> Store:
-        return cls(engine_for(url))
+    def at(cls, url: str, timeouts: DatabaseTimeouts = DatabaseTimeouts()) -> Store:
+        return cls(engine_for(url, timeouts))
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
@@ -87,6 +112,22 @@ class Store:
         """Raise if the database cannot be reached."""
         with self._autocommit() as connection:
             connection.execute(text("SELECT 1"))
+
+    def probe_write(self, timeout_seconds: float = 1.0) -> None:
+        """Raise if the database cannot be written now: one row write, rolled back (the schema's
+        own version row, so no table of its own). The caller bounds the wait (SQLite may wait
+        for another writer's lock; a PostgreSQL statement waits at most ``timeout_seconds``)."""
+        with self.engine.connect() as connection, connection.begin() as transaction:
+            if self.engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_seconds * 1000)}")
+            connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            transaction.rollback()
+
+    def explain(self, exc: BaseException) -> str:
+        """One line for a failure of this database, by its cause, with the fix."""
+        if isinstance(exc, SQLAlchemyError):
+            return str(explain(exc, self.engine.url.render_as_string(hide_password=False)))
+        return f"{type(exc).__name__}: {exc}"
 
     def condition(self) -> Condition:
         """Reachable or not, and at which migration compared with the code's (never raises)."""

@@ -81,6 +81,8 @@ class Account(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A copy of the *familiar* login bucket (LoginBucket, bucket "familiar"): the school's own
+    # lockout, kept here so the warm login path needs one narrow read of this row only.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -280,3 +282,50 @@ class WebhookAttempt(Base):
     worker: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
+class FamiliarAddress(Base):
+    """A client address (IPv4, or an IPv6 /64) an account has logged in from: *familiar* while
+    ``last_seen_at`` is within ``EPROC_LOGIN_FAMILIAR_DAYS``. Failures from familiar and
+    unfamiliar addresses are counted apart (``services/smart_lockout.py``)."""
+
+    __tablename__ = "familiar_address"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginBucket(Base):
+    """Failed logins against one account from its familiar or its unfamiliar addresses.
+
+    ``failures`` counts distinct wrong passwords (``recent_digests`` holds keyed hashes of the last
+    few, never a password); ``window_*`` is the hourly budget of guesses (unfamiliar bucket).
+    """
+
+    __tablename__ = "login_bucket"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(16), primary_key=True)  # "familiar" | "unfamiliar"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lock_reason: Mapped[str | None] = mapped_column(String(200))
+    recent_digests: Mapped[str] = mapped_column(String(400), default="")
+    window_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    window_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AddressFailure(Base):
+    """Failed logins from one client address, shared by every worker and machine (one upsert per
+    failure): ``failures`` within the window that started at ``window_started_at``."""
+
+    __tablename__ = "address_failure"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_address_failure_last_seen_at", "last_seen_at"),)

@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from eproc.services.errors import Conflict
 from eproc.store.repositories import (
     AccountRepository,
+    AddressFailureRepository,
     DocumentRepository,
     EventRepository,
+    FamiliarAddressRepository,
+    LoginBucketRepository,
     OrderRepository,
     SigningKeyRepository,
     TokenRepository,
@@ -34,6 +37,9 @@ class UnitOfWork:
     tokens: TokenRepository
     signing_keys: SigningKeyRepository
     webhooks: WebhookRepository
+    familiar_addresses: FamiliarAddressRepository
+    login_buckets: LoginBucketRepository
+    address_failures: AddressFailureRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -50,6 +56,9 @@ class UnitOfWork:
         self.tokens = TokenRepository(session)
         self.signing_keys = SigningKeyRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.familiar_addresses = FamiliarAddressRepository(session)
+        self.login_buckets = LoginBucketRepository(session)
+        self.address_failures = AddressFailureRepository(session)
         return self
 
     def __exit__(

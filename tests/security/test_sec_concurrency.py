@@ -55,9 +55,9 @@ def postgres_server() -> Iterator[tuple[LiveServer, Hub]]:
         yield server, build_hub(make_settings(database.url))
     finally:
         server.stop()
-        from eproc.store.db import engine_for
+        from eproc.store.db import dispose_engines
 
-        engine_for(database.url).dispose()
+        dispose_engines(database.url)
         database.drop()
 
 

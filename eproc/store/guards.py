@@ -1,0 +1,219 @@
+"""Bounded waits on the database, and connections that failed for good replaced (issue 11).
+
+Without these a PostgreSQL server that stopped answering held every request (and ``/health``) for as
+long as it was frozen, and a SQLite connection opened while the file was read-only stayed read-only
+after the file was mended. Three guards, each small:
+
+* the drivers' own limits: PostgreSQL's ``connect_timeout`` and ``statement_timeout`` (the server
+  cancels a slow statement; the connection stays usable), SQLite's busy timeout;
+* a watchdog for a server that does not answer at all (frozen, or the network blackholed): the
+  server-side timeout cannot fire there, so once a statement, commit or rollback has waited one
+  second past the statement timeout the client shuts the connection's socket down; the driver
+  raises, and the connection is discarded;
+* error classification: read-only and I/O errors mark the connection as lost, so SQLAlchemy
+  replaces it (and the pool's others) instead of handing it out again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import ExceptionContext
+
+log = logging.getLogger("eproc.store")
+
+# How much longer than the server's own statement_timeout the client waits for an answer.
+WATCHDOG_GRACE_SECONDS = 1.0
+# Driver messages (lower case) after which a connection cannot be trusted again.
+_LOST_CONNECTION = (
+    "readonly database",
+    "read-only transaction",
+    "disk i/o error",
+    "unable to open database file",
+    "database disk image is malformed",
+)
+
+
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """``connect``: to open a connection; ``statement``: for one statement (SQLite: for a lock)."""
+
+    connect: float = 5
+    statement: float = 10
+
+
+def connect_args(url: str, timeouts: DatabaseTimeouts) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"timeout": timeouts.statement, "check_same_thread": False}
+    return {
+        "connect_timeout": max(1, round(timeouts.connect)),
+        "options": f"-c statement_timeout={int(timeouts.statement * 1000)}",
+    }
+
+
+def install(engine: Engine, timeouts: DatabaseTimeouts) -> None:
+    """The watchdog (PostgreSQL) and the error classification (both backends) on ``engine``."""
+    event.listen(engine, "handle_error", _classify)
+    if engine.dialect.name == "postgresql":
+        _Watchdog(timeouts.statement + WATCHDOG_GRACE_SECONDS).install(engine)
+
+
+def _classify(context: ExceptionContext) -> None:
+    original = context.original_exception
+    message = str(original).lower()
+    if getattr(context.connection, "info", {}).get("eproc_cut_by_watchdog"):
+        context.is_disconnect = True
+        return
+    if any(marker in message for marker in _LOST_CONNECTION):
+        context.is_disconnect = True
+        if context.connection is not None:  # a failed first connect replaced nothing: the caller says why
+            log.info("database connection replaced after: %s", (str(original).splitlines() or ["?"])[0])
+        url = context.engine.url if context.engine is not None else None
+        if url is not None and url.get_backend_name() == "sqlite" and url.database and "readonly" in message:
+            fix = sqlite_permission_fix(url.database, mend=True)
+            if fix:
+                log.error("%s", fix)
+
+
+class _Watchdog:
+    """Shuts down the socket of a connection that has waited ``limit`` seconds for the server."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._waiting: dict[int, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_cursor)
+        event.listen(engine, "after_cursor_execute", self._after_cursor)
+        event.listen(engine, "commit", self._before_connection_call)
+        event.listen(engine, "rollback", self._before_connection_call)
+        event.listen(engine.pool, "reset", self._before_reset)
+        event.listen(engine.pool, "checkin", self._at_checkin)
+        event.listen(engine, "handle_error", self._after_error)
+        # The pool's pre-ping talks to the driver directly, past the cursor events.
+        ping = engine.dialect.do_ping
+
+        def watched_ping(dbapi_connection: Any) -> bool:
+            self._start(dbapi_connection)
+            try:
+                return bool(ping(dbapi_connection))
+            finally:
+                self._stop(dbapi_connection)
+
+        engine.dialect.do_ping = watched_ping  # type: ignore[method-assign]
+
+    # Each hook marks the DBAPI connection as waiting (or no longer); the thread does the rest.
+    def _before_cursor(self, conn: Any, _cursor: Any, *_args: Any) -> None:
+        self._start(conn.connection.dbapi_connection)
+
+    def _after_cursor(self, conn: Any, _cursor: Any, *_args: Any) -> None:
+        self._stop(conn.connection.dbapi_connection)
+
+    def _before_connection_call(self, conn: Any) -> None:
+        self._start(conn.connection.dbapi_connection)
+
+    def _before_reset(self, dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        self._start(dbapi_connection)
+
+    def _at_checkin(self, dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            self._stop(dbapi_connection)
+
+    def _after_error(self, context: ExceptionContext) -> None:
+        if context.connection is not None and not context.connection.closed:
+            with contextlib.suppress(Exception):  # the connection is being discarded anyway
+                self._stop(context.connection.connection.dbapi_connection)
+
+    def _start(self, dbapi_connection: Any) -> None:
+        if dbapi_connection is None:
+            return
+        with self._lock:
+            self._waiting[id(dbapi_connection)] = (time.monotonic() + self.limit, dbapi_connection)
+            self._ensure_thread()
+
+    def _stop(self, dbapi_connection: Any) -> None:
+        with self._lock:
+            self._waiting.pop(id(dbapi_connection), None)
+
+    def _ensure_thread(self) -> None:
+        # A thread does not survive fork: each worker process starts its own on first use.
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._watch, name="eproc-db-watchdog", daemon=True)
+            self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._lock:
+                expired = [(key, conn) for key, (deadline, conn) in self._waiting.items() if deadline <= now]
+                for key, _conn in expired:
+                    del self._waiting[key]
+            for _key, connection in expired:
+                _cut(connection, self.limit)
+
+
+def _cut(dbapi_connection: Any, waited: float) -> None:
+    """Shut the socket down under the driver, which then fails the call it is waiting in."""
+    try:
+        fd = dbapi_connection.pgconn.socket
+        duplicate = socket.socket(fileno=os.dup(fd))
+    except Exception:  # noqa: BLE001 - already closed: nothing waits on it
+        return
+    try:
+        duplicate.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        duplicate.close()
+    log.error("the database did not answer within %.0f s: connection cut, the call fails", waited)
+
+
+def sqlite_permission_fix(database_path: str, *, mend: bool = False) -> str | None:
+    """The SQLite ``-wal``/``-shm`` permission trap, mended or explained.
+
+    SQLite creates ``eproc.db-wal`` and ``eproc.db-shm`` with the database file's permissions: a
+    process that opened the database while the file was read-only leaves them read-only, and
+    every write keeps failing after the database file itself is writable again. When they belong
+    to this user and ``mend`` is set (the server does, on a read-only error) they are given the
+    database file's mode back, and the line says so; otherwise the line names the command that
+    fixes them. None when there is no such problem.
+    """
+    database = Path(database_path)
+    try:
+        mode = stat.S_IMODE(database.stat().st_mode)
+    except OSError:
+        return None
+    if not os.access(database, os.W_OK):
+        return f"the SQLite database {database} is read-only: make it writable (chmod u+w {database})"
+    for side in (Path(f"{database}-wal"), Path(f"{database}-shm")):
+        if not side.exists() or os.access(side, os.W_OK):
+            continue
+        try:
+            if mend and side.stat().st_uid == os.getuid():
+                os.chmod(side, mode)
+                return f"the SQLite file {side} was read-only while {database} is writable: given {database}'s mode"
+        except OSError:
+            pass
+        return (
+            f"the SQLite file {side} is read-only while {database} is writable, so every write fails: "
+            f"run 'chown --reference={database} {side} && chmod --reference={database} {side}'"
+        )
+    directory = database.parent
+    if not os.access(directory, os.W_OK):
+        return f"the directory {directory} of the SQLite database is read-only: SQLite must create files there"
+    return None
