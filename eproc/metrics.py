@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import struct
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +166,18 @@ def exposition(extra: Iterable[Collector] = ()) -> bytes:
         registry.register(_Everything())
     for collector in extra:
         registry.register(collector)
-    return generate_latest(registry)
+    # Another process may be creating its file (empty until it is sized) or adding a value to it
+    # while this one reads: prometheus_client reads without locks and raises on the half-made
+    # file or entry. A moment later it is whole.
+    for attempt in range(3):
+        try:
+            return generate_latest(registry)
+        except (ValueError, RuntimeError, struct.error, KeyError, UnicodeDecodeError) as exc:
+            if attempt == 2:
+                raise
+            log.info("metrics: a worker's file was being written (%s); reading it again", exc)
+            time.sleep(0.01)
+    raise AssertionError("unreachable")
 
 
 class _Everything(Collector):

@@ -170,3 +170,19 @@ def _pids(log: list[str], path: str, count: int) -> set[str]:
         if len(pids) >= count or time.monotonic() > deadline:
             return set(pids)
         time.sleep(0.05)
+
+
+def test_a_scrape_while_another_process_creates_its_file_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's new file is empty for a moment before it is sized; prometheus_client, reading
+    without locks, raises on it. The scrape must wait it out, not answer 500."""
+    import threading
+
+    half_made = tmp_path / "counter_4242.db"
+    half_made.touch()
+    monkeypatch.setenv(metrics.MULTIPROC_VARIABLE, str(tmp_path))
+    # Here the other process "gives up" on its file 5 ms on (a real one sizes it): either way the
+    # next read finds nothing half-made.
+    threading.Timer(0.005, half_made.unlink).start()
+    assert metrics.exposition() == b""
