@@ -133,7 +133,9 @@ class EprocApplication(Application):
 
     def call_wrapper(self, ctx: Any) -> Any:
         try:
-            return super().call_wrapper(ctx)
+            # One connection and one transaction for the call's credential read and its operation.
+            with self.hub.store.call():
+                return super().call_wrapper(ctx)
         except Exception as exc:  # noqa: BLE001 - every error becomes a worded fault, never a trace
             raise map_error(exc, self.hub.settings.faults) from None
 

@@ -32,12 +32,15 @@ class UnitOfWork:
     tokens: TokenRepository
     signing_keys: SigningKeyRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], shared: Session | None = None) -> None:
         self._sessions = sessions
+        # The session of the FMS call this unit of work runs in (Store.call), if any: it is the
+        # call's to close, so that the credential read and the operation use one connection.
+        self._shared = shared
         self._session: Session | None = None
 
     def __enter__(self) -> UnitOfWork:
-        session = self._sessions()
+        session = self._shared if self._shared is not None else self._sessions()
         self._session = session
         self.accounts = AccountRepository(session)
         self.documents = DocumentRepository(session)
@@ -55,11 +58,16 @@ class UnitOfWork:
             if error is not None:
                 session.rollback()
         finally:
+            self._session = None
+            # A shared session is the call's to close (rolling back what no unit of work committed).
             # close() ends the transaction (rolling back whatever was not committed) and detaches
             # the objects with what they had loaded, so a use case may still read them afterwards;
             # a rollback would expire them.
-            session.close()
-            self._session = None
+            if self._shared is None:
+                session.close()
+            else:
+                # Detached as close() would: the next unit of work of the call reads afresh.
+                session.expunge_all()
         if isinstance(error, IntegrityError):
             # A flush inside a repository call hit a unique key: say so in the domain's words.
             raise Conflict("a concurrent change took the same key first") from None
