@@ -9,7 +9,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, delete, false, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Connection,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, defer
 
 from eproc.store.models import Account, ApiToken, Document, Event, ReceivedOrder, SigningKey
@@ -174,6 +187,43 @@ def _purgeable(now: datetime, processed_before: datetime) -> ColumnElement[bool]
 
 _INDEX_COLUMNS = (Document.doc_id, Document.doc_type, Document.created_at)
 
+# The FMS hot path's statements, built once at import and run on the session's connection as Core
+# statements: neither the statement objects nor (through SQLAlchemy's compiled cache) their SQL
+# are made again per call, and no ORM object is loaded. On PostgreSQL psycopg prepares them
+# server-side after a few executions.
+_documents: Table = Document.__table__  # type: ignore[assignment]
+_d = _documents.c
+_NOW = bindparam("now", type_=Document.expires_at.type)
+
+
+def _visible_core() -> ColumnElement[bool]:
+    return _d.withdrawn_at.is_(None) & or_(_d.processed == true(), _d.expires_at > _NOW)
+
+
+_OWN_VISIBLE = (_d.doc_id == bindparam("p_doc_id")) & (_d.account_id == bindparam("p_account_id")) & _visible_core()
+# FetchDoc's bookkeeping and read in one statement: the count goes up and the bytes come back only
+# if the document is the caller's and visible.
+_COLLECT = (
+    update(_documents)
+    .where(_OWN_VISIBLE)
+    .values(
+        collect_count=_d.collect_count + 1,
+        last_collected_at=_NOW,
+        first_collected_at=func.coalesce(_d.first_collected_at, _NOW),
+    )
+    .returning(_d.xml)
+)
+# UpdateDocumentStatus in one statement when the flag changes (the usual case); an unchanged flag
+# takes a second look to tell "already so" from "not yours".
+_SET_PROCESSED = (
+    update(_documents)
+    .where(_OWN_VISIBLE, _d.processed == bindparam("was"))
+    .values(processed=bindparam("p_processed"), processed_at=bindparam("p_processed_at"))
+)
+_VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
+_events: Table = Event.__table__  # type: ignore[assignment]
+_RECORD_EVENT = insert(_events)
+
 
 class DocumentRepository:
     def __init__(self, session: Session) -> None:
@@ -200,15 +250,27 @@ class DocumentRepository:
         )
         return [IndexRow(*row) for row in self._session.execute(query)]
 
-    def visible_id(self, account_id: int, doc_id: str, now: datetime) -> int | None:
-        """The row id of the caller's own, unexpired document; another account's reads as unknown."""
-        query = select(Document.id).where(
-            Document.doc_id == doc_id, Document.account_id == account_id, _visible(now)
-        )
-        return self._session.scalars(query).one_or_none()
+    def collect(self, account_id: int, doc_id: str, now: datetime) -> bytes | None:
+        """Record a collection of the caller's own visible document and return its bytes; None when
+        there is no such document (unknown, expired and another account's alike)."""
+        row = self._session.connection().execute(
+            _COLLECT, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}
+        ).first()
+        return None if row is None else bytes(row[0])
 
-    def xml_of(self, document_id: int) -> bytes:
-        return self._session.scalars(select(Document.xml).where(Document.id == document_id)).one()
+    def mark_processed(self, account_id: int, doc_id: str, processed: bool, now: datetime) -> bool | None:
+        """Set the caller's own visible document's flag: whether it changed, None when there is no
+        such document."""
+        connection = self._session.connection()
+        changed = connection.execute(
+            _SET_PROCESSED,
+            {"p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
+             "p_processed": processed, "p_processed_at": now if processed else None},
+        ).rowcount
+        if changed:
+            return True
+        found = connection.execute(_VISIBLE_ID, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}).first()
+        return None if found is None else False
 
     def by_doc_id(self, doc_id: str, *, with_xml: bool = True) -> Document | None:
         query = select(Document).where(Document.doc_id == doc_id)
@@ -286,27 +348,6 @@ class DocumentRepository:
         if status is not None:
             query = query.where(conditions[status])
         return self._session.scalars(query.order_by(Document.id).limit(limit)).all()
-
-    def record_collection(self, document_id: int, now: datetime) -> None:
-        """Atomic increment: concurrent FetchDocs on several workers lose no count."""
-        self._session.execute(
-            update(Document)
-            .where(Document.id == document_id)
-            .values(
-                collect_count=Document.collect_count + 1,
-                last_collected_at=now,
-                first_collected_at=func.coalesce(Document.first_collected_at, now),
-            )
-        )
-
-    def set_processed(self, document_id: int, processed: bool, now: datetime) -> bool:
-        """Set the flag; returns whether it changed (so only real changes are logged)."""
-        result = self._session.execute(
-            update(Document)
-            .where(Document.id == document_id, Document.processed == (false() if processed else true()))
-            .values(processed=processed, processed_at=now if processed else None)
-        )
-        return bool(getattr(result, "rowcount", 0))
 
     def purgeable(self, now: datetime, processed_before: datetime, limit: int) -> list[PurgeCandidate]:
         """Documents past expiry or past retention, oldest first."""
@@ -438,9 +479,13 @@ class EventRepository:
         order_id: int | None = None,
         data: str | None = None,
     ) -> None:
-        self._session.add(
-            Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
-                  order_id=order_id, data=data)
+        # A Core INSERT, not an ORM object: no identity-map bookkeeping or flush planning per event.
+        # What the session still holds unflushed goes first, so the rows it refers to exist.
+        self._session.flush()
+        self._session.connection().execute(
+            _RECORD_EVENT,
+            {"type": type_, "at": at, "account_id": account_id, "subject": subject, "detail": detail,
+             "doc_id": doc_id, "order_id": order_id, "data": data},
         )
 
     def listing(
