@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
     Connection,
+    Table,
     bindparam,
     delete,
     false,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -349,15 +350,70 @@ class DocumentRepository:
             query = query.where(conditions[status])
         return self._session.scalars(query.order_by(Document.id).limit(limit)).all()
 
-    def purgeable(self, now: datetime, processed_before: datetime, limit: int) -> list[PurgeCandidate]:
-        """Documents past expiry or past retention, oldest first."""
-        query = (
-            select(Document.id, Document.doc_id, Document.account_id, Document.processed)
-            .where(_purgeable(now, processed_before))
-            .order_by(Document.id)
-            .limit(limit)
+    def due_for_purge(
+        self, *, expired: bool, now: datetime, processed_before: datetime, limit: int
+    ) -> list[PurgeCandidate]:
+        """One batch of the documents of one kind due for purging (unprocessed past expiry, or
+        processed past retention), walked from the oldest on that kind's index (migration 0006)."""
+        query = select(Document.id, Document.doc_id, Document.account_id, Document.processed)
+        if expired:
+            query = query.where(Document.processed == false(), Document.expires_at <= now).order_by(
+                Document.expires_at)
+        else:
+            query = query.where(Document.processed == true(), Document.processed_at <= processed_before).order_by(
+                Document.processed_at)
+        return [PurgeCandidate(*row) for row in self._session.execute(query.limit(limit))]
+
+    @property
+    def purges_in_one_statement(self) -> bool:
+        """Whether :meth:`purge_batch` is available: PostgreSQL's data-modifying CTEs."""
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    def purge_batch(
+        self,
+        *,
+        expired: bool,
+        now: datetime,
+        processed_before: datetime,
+        limit: int,
+        events: Sequence[tuple[str, str | None, str | None]],
+    ) -> int:
+        """Delete one batch of due documents of one kind and log ``events`` (type, detail, data)
+        for each of them, in this order per document, in one statement (PostgreSQL only): the
+        DELETE's RETURNING feeds the INSERT ... SELECT of the events, so no row comes to Python.
+        Rows a concurrent call holds are skipped (SKIP LOCKED) and left for the next batch.
+        Returns how many documents it deleted."""
+        if expired:
+            due, order = "processed = false AND expires_at <= :now", "expires_at"
+        else:
+            due, order = "processed = true AND processed_at <= :before", "processed_at"
+        kinds = ", ".join(
+            f"({n}, CAST(:type_{n} AS VARCHAR), CAST(:detail_{n} AS TEXT), CAST(:data_{n} AS TEXT))"
+            for n in range(len(events))
         )
-        return [PurgeCandidate(*row) for row in self._session.execute(query)]
+        params: dict[str, object] = {"now": now, "before": processed_before, "limit": limit}
+        for n, (type_, detail, data) in enumerate(events):
+            params.update({f"type_{n}": type_, f"detail_{n}": detail, f"data_{n}": data})
+        # Only fixed fragments of this module are formatted in; every value is a bound parameter.
+        statement = text(
+            f"""
+            WITH batch AS (
+                SELECT id FROM document WHERE {due} ORDER BY {order} LIMIT :limit FOR UPDATE SKIP LOCKED
+            ), gone AS (
+                DELETE FROM document USING batch WHERE document.id = batch.id
+                RETURNING document.id, document.doc_id, document.account_id
+            ), logged AS (
+                INSERT INTO event (at, type, account_id, subject, detail, doc_id, data)
+                SELECT :now, k.type, gone.account_id, gone.doc_id, k.detail, gone.doc_id, k.data
+                FROM gone CROSS JOIN (VALUES {kinds}) AS k (n, type, detail, data)
+                ORDER BY gone.id, k.n
+            )
+            SELECT count(*) FROM gone
+            """  # noqa: S608
+        ).bindparams(bindparam("now", type_=Document.expires_at.type))
+        if not expired:
+            statement = statement.bindparams(bindparam("before", type_=Document.expires_at.type))
+        return int(self._session.execute(statement, params).scalar_one())
 
     def count_purgeable(self, now: datetime, processed_before: datetime) -> tuple[int, int]:
         """(expired, processed-past-retention) counts, for a dry run."""
@@ -449,10 +505,12 @@ class OrderRepository:
         query = select(ReceivedOrder.account_id, func.count()).group_by(ReceivedOrder.account_id)
         return {int(account_id): int(count) for account_id, count in self._session.execute(query)}
 
-    def ids_received_before(self, before: datetime, limit: int) -> list[int]:
-        """Orders received before ``before``, oldest first: one purge batch."""
-        query = select(ReceivedOrder.id).where(ReceivedOrder.received_at < before).order_by(ReceivedOrder.id)
-        return list(self._session.scalars(query.limit(limit)))
+    def delete_received_before(self, before: datetime, limit: int) -> int:
+        """One purge batch in one statement: up to ``limit`` orders received before ``before``."""
+        batch = select(ReceivedOrder.id).where(ReceivedOrder.received_at < before).order_by(
+            ReceivedOrder.received_at).limit(limit)
+        result = self._session.execute(delete(ReceivedOrder).where(ReceivedOrder.id.in_(batch.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def count_received_before(self, before: datetime) -> int:
         query = select(func.count()).select_from(ReceivedOrder).where(ReceivedOrder.received_at < before)
@@ -536,10 +594,12 @@ class EventRepository:
             query = query.where(Event.account_id.in_(list(account_ids)))
         return self._session.scalars(query.order_by(Event.id).offset(offset).limit(limit)).all()
 
-    def ids_before(self, before: datetime, limit: int) -> list[int]:
-        """Events older than ``before``, oldest first: one purge batch (on the ``at`` index)."""
-        query = select(Event.id).where(Event.at < before).order_by(Event.id)
-        return list(self._session.scalars(query.limit(limit)))
+    def delete_before(self, before: datetime, limit: int) -> int:
+        """One purge batch in one statement: up to ``limit`` events older than ``before``, walked
+        on the ``at`` index."""
+        batch = select(Event.id).where(Event.at < before).order_by(Event.at).limit(limit)
+        result = self._session.execute(delete(Event).where(Event.id.in_(batch.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def count_before(self, before: datetime) -> int:
         return int(self._session.scalar(select(func.count()).select_from(Event).where(Event.at < before)) or 0)
