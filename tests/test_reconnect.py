@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, text
-from support import call_wsgi, in_process_service, new_school
+from support import call_wsgi, create_postgres_database, in_process_service, make_settings, new_school
 
 from eproc.services import intake
+from eproc.services.hub import build_hub
+from eproc.store.db import engine_for
+from eproc.store.migrate import upgrade
 
 OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 
@@ -38,9 +41,19 @@ def _kill_our_connections(url: str) -> int:
     return int(killed)
 
 
-def test_the_call_after_the_database_dropped_our_connection_succeeds(hub, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("needs PostgreSQL: a backend to terminate")
+@pytest.fixture
+def own_database():  # type: ignore[no-untyped-def]
+    """A database of this test's own: terminating its backends touches no other test's pool."""
+    database = create_postgres_database()
+    upgrade(database.url)
+    yield database.url
+    engine_for(database.url).dispose()
+    database.drop()
+
+
+def test_the_call_after_the_database_dropped_our_connection_succeeds(own_database):
+    database_url = own_database
+    hub = build_hub(make_settings(database_url))
     username, password = new_school(hub)
     doc_id = intake.queue_document(hub, b"<Quote/>", username=username, requested_type="quote").doc_id
     app = in_process_service(hub=hub).app
