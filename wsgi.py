@@ -1,5 +1,6 @@
-"""WSGI entry point: ``gunicorn wsgi:application``."""
+"""WSGI entry point: ``gunicorn wsgi:application`` (README: "Monitoring and logs" for the metrics
+directory several workers need)."""
 
-from eproc.web import create_app
+from eproc.web import wsgi_application
 
-application = create_app()
+application = wsgi_application()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.bench_validation", "bench.bench_auth", "bench.bench_api", "bench.bench_fms")
+BENCHMARKS = ("bench.bench_validation", "bench.bench_auth", "bench.bench_api", "bench.bench_webhooks",
+              "bench.bench_fms")
 
 
 def main() -> int:

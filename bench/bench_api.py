@@ -6,8 +6,11 @@ the events feed's page latency at 10,000 and at 1,000,000 events.
 Queueing: a 100-line Content Order (built as bench_validation builds it, a new order number each
 time so nothing is a duplicate), alternately (1) POSTed to ``/api/v1/documents`` on a real
 ``eproc serve`` (one gunicorn worker) with a bearer token, and (2) given to
-``intake.queue_document`` in this process, against one SQLite database. It prints the median of
-each and the ratio (target: the API within 1.3x of in-process intake).
+``intake.queue_document`` in this process, against one SQLite database. The server's worker also
+times the intake call inside each API request (``serve_timed_intake``), so the API's own cost
+(HTTP, routing, the token, the JSON) is seen against intake run in the same process at the same
+moment, free of the difference between a busy client process and a worker woken by a request.
+It prints the medians and both ratios (target: the API within 1.3x of in-process intake).
 
 Events feed: two PostgreSQL databases (when ``--postgres-url`` or ``EPROC_TEST_POSTGRES_URL`` names
 a server), one with 10,000 events and one with 1,000,000 (made by ``INSERT ... SELECT
@@ -60,6 +63,24 @@ def _post(url: str, token: str, body: bytes) -> int:
         connection.close()
 
 
+def serve_timed_intake(port: int, log_path: str) -> None:
+    """``eproc serve`` whose worker appends the time of every intake call to ``log_path``."""
+    from eproc import cli
+
+    queue_document = intake.queue_document
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return queue_document(*args, **kwargs)
+        finally:
+            with open(log_path, "a") as log:
+                log.write(f"{time.perf_counter() - started:.6f}\n")
+
+    intake.queue_document = timed  # type: ignore[assignment]
+    cli.main(["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], standalone_mode=False)
+
+
 def bench_queue(queues: int) -> float:
     directory = Path(tempfile.mkdtemp(prefix="eproc-bench-api-"))
     url = f"sqlite:///{directory / 'eproc.db'}"
@@ -69,8 +90,10 @@ def bench_queue(queues: int) -> float:
     accounts.create_account(hub, "bench-school", establishment_name="Bench School", buyer_duns="123456789",
                             supplier_duns="987654321")
     _view, token = tokens.create_token(hub, "bench", ["StoreDocument", "ReadDocument"])
-    server = start("api", [sys.executable, "-m", "eproc.cli", "serve", "--port", "0", "--workers", "1"],
-                   {"EPROC_DATABASE_URL": url, **CHEAP})
+    log_path = directory / "intake-in-worker.log"
+    server = start("api", [sys.executable, "-c",
+                           f"from bench.bench_api import serve_timed_intake; serve_timed_intake(0, {str(log_path)!r})"],
+                   {"EPROC_DATABASE_URL": url, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **CHEAP})
     base = server.url.rsplit("/service.asmx", 1)[0]
     template = build_order(100)
     print(f"100-line Content Order, {len(template):,} bytes; {queues} of each, interleaved")
@@ -89,11 +112,17 @@ def bench_queue(queues: int) -> float:
                 times["intake in process"].append(direct)
     finally:
         server.stop()
+    in_worker = [float(line) for line in log_path.read_text().split()]
+    assert len(in_worker) == queues + 5, len(in_worker)
+    times["intake in the worker"] = in_worker[5:]
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, median in medians.items():
-        print(f"  {name:<20} median {median * 1000:7.2f} ms")
-    ratio = medians["api over HTTP"] / medians["intake in process"]
-    print(f"  ratio {ratio:.2f}x (target <= 1.3x): {'met' if ratio <= 1.3 else 'NOT met'}")
+        print(f"  {name:<22} median {median * 1000:7.2f} ms")
+    ratio = medians["api over HTTP"] / medians["intake in the worker"]
+    client = medians["api over HTTP"] / medians["intake in process"]
+    print(f"  API over HTTP / intake in the same worker: {ratio:.2f}x (target <= 1.3x): "
+          f"{'met' if ratio <= 1.3 else 'NOT met'}")
+    print(f"  API over HTTP / intake in this (client) process: {client:.2f}x")
     return ratio
 
 
@@ -114,8 +143,8 @@ def _database_with_events(admin_url: str, count: int) -> str:
             "'GBP', true, 0, now(), now())"
         ))
         connection.execute(text(
-            "INSERT INTO event (at, kind, account_id, subject, doc_id) "
-            "SELECT now() - (:count - n) * interval '1 second', 'collected', 1, 'ORD-' || n, 'ORD-' || n "
+            "INSERT INTO event (at, type, account_id, subject, doc_id) "
+            "SELECT now() - (:count - n) * interval '1 second', 'document.collected', 1, 'ORD-' || n, 'ORD-' || n "
             "FROM generate_series(1, :count) AS n"
         ), {"count": count})
         connection.execute(text("ANALYZE event"))

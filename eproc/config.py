@@ -7,6 +7,7 @@ time zone, expiry) lives here so that an operator can change it without touching
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -66,12 +67,26 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
+    # Smart lockout (eproc/services/smart_lockout.py): distinct wrong passwords in a row, counted
+    # apart for an account's familiar and unfamiliar addresses, that lock that bucket (0: never).
     login_failure_limit: int = 5
     login_lockout_seconds: int = 60
     login_lockout_max_seconds: int = 3600
-    # Failed logins per client address, per worker process (eproc/services/throttle.py says why);
-    # 0 turns the address limit off. Deliberately far above the per-username limit: many schools
-    # can share one address (a local authority's network, a proxy).
+    # An address is familiar for an account this long after its last successful login from it.
+    login_familiar_days: int = 30
+    # How often a worker records that a familiar address is still in use (a write on the success path).
+    login_familiar_touch_seconds: int = 300
+    # Wrong passwords per account per hour from all its unfamiliar addresses together (0: no bound).
+    login_unfamiliar_hourly_limit: int = 20
+    # How many of a bucket's last wrong passwords are recognised (by keyed hash) when repeated.
+    login_repeat_memory: int = 5
+    # A bucket with no counted failure for this long starts again from nothing.
+    login_failure_memory_seconds: int = 86400
+    # The key of those hashes; empty: derived from the API signing key kept in the database.
+    login_failure_key: str = ""
+    # Failed logins per client address, shared by every worker through the database; 0 turns the
+    # address limit off. Deliberately far above the per-username limit: many schools can share one
+    # address (a local authority's network, a proxy).
     login_address_failure_limit: int = 100
     login_address_window_seconds: int = 600
     trusted_proxy_header: str = ""
@@ -80,15 +95,70 @@ class Settings:
     # Comma-separated secrets for the portal API's tokens (the first signs); empty: keys are made
     # and kept in the database, so every worker and machine shares them with no set-up.
     api_signing_key: str = ""
+    # Webhooks (eproc/webhook_worker.py): the delays before each retry, in seconds (Svix's, about
+    # a day in all); the wait for an answer; how long a worker holds a delivery it is sending
+    # (longer than the timeout, or a slow answer would be sent twice); how often an idle worker
+    # looks for work (PostgreSQL also wakes it at once with NOTIFY).
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: int = 15
+    webhook_lease_seconds: int = 60
+    webhook_poll_ms: int = 250
+    # Deliveries one worker sends at once (threads): a slow receiver then holds up fewer others.
+    webhook_concurrency: int = 8
+    # Loopback, private and link-local targets refused unless true (tests, private networks).
+    webhook_allow_private_targets: bool = False
     schema_dir: str = str(SCHEMAS_DIR)
+    # Operations (README "Monitoring and logs"): eproc's log lines as plain text or JSON lines, the
+    # level of eproc's own loggers, and who may read GET /metrics (aggregate counts only, but a
+    # supplier's volumes are nobody else's business: loopback unless widened).
+    log_format: str = "plain"
+    log_level: str = "info"
+    metrics: str = "on"
+    metrics_allow: str = "127.0.0.0/8, ::1"
     faults: FaultMessages = field(default_factory=FaultMessages)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return parse_retry_schedule(self.webhook_retry_schedule)
+
+
+def parse_retry_schedule(raw: str) -> tuple[float, ...]:
+    """``EPROC_WEBHOOK_RETRY_SCHEDULE``: comma-separated seconds; empty means no retries."""
+    delays: list[float] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            delay = float(part)
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, not {raw!r}"
+            ) from None
+        if not 0 <= delay <= 7 * 86400:
+            raise ConfigError(f"{PREFIX}WEBHOOK_RETRY_SCHEDULE delays must be 0 to 604800 seconds, not {part}")
+        delays.append(delay)
+    if len(delays) > 50:
+        raise ConfigError(f"{PREFIX}WEBHOOK_RETRY_SCHEDULE has more than 50 retries")
+    return tuple(delays)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        return text in _TRUE
     if kind is int:
         try:
             value = int(raw)
@@ -141,7 +211,8 @@ def _load(environ: Mapping[str, str]) -> tuple[Settings, dict[str, str]]:
     kwargs: dict[str, Any] = {}
     for name, raw in values.items():
         if name in fields:
-            kind = int if fields[name].type in ("int", int) else str
+            declared = fields[name].type
+            kind = int if declared in ("int", int) else bool if declared in ("bool", bool) else str
             kwargs[name] = _coerce(name, raw, kind)
     known_faults = {f.name for f in dataclasses.fields(FaultMessages)}
     faults = FaultMessages(**{k: str(v) for k, v in fault_values.items() if k in known_faults})
@@ -162,6 +233,46 @@ def _check(settings: Settings) -> None:
     _check_database_url(settings.database_url)
     if settings.max_request_bytes < 1024:
         raise ConfigError(f"{PREFIX}MAX_REQUEST_BYTES must be at least 1024")
+    settings.webhook_retry_delays  # noqa: B018 - a bad schedule is refused at start-up
+    if settings.webhook_timeout_seconds < 1:
+        raise ConfigError(f"{PREFIX}WEBHOOK_TIMEOUT_SECONDS must be at least 1")
+    if settings.webhook_lease_seconds <= settings.webhook_timeout_seconds:
+        raise ConfigError(
+            f"{PREFIX}WEBHOOK_LEASE_SECONDS ({settings.webhook_lease_seconds}) must be longer than "
+            f"{PREFIX}WEBHOOK_TIMEOUT_SECONDS ({settings.webhook_timeout_seconds}), or a slow answer is sent twice"
+        )
+    if not 1 <= settings.webhook_concurrency <= 100:
+        raise ConfigError(f"{PREFIX}WEBHOOK_CONCURRENCY must be 1 to 100")
+    if settings.webhook_poll_ms < 10:
+        raise ConfigError(f"{PREFIX}WEBHOOK_POLL_MS must be at least 10")
+    for name, allowed in (("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS), ("metrics", ("on", "off"))):
+        value = getattr(settings, name)
+        if value not in allowed:
+            choices = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise ConfigError(f"{PREFIX}{name.upper()} must be {choices}, not {value!r}")
+    metrics_networks(settings.metrics_allow)
+
+
+LOG_FORMATS = ("plain", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def metrics_networks(allow: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``EPROC_METRICS_ALLOW`` as networks: comma-separated addresses or CIDR networks, ``any`` for all."""
+    networks = []
+    for item in (part.strip() for part in allow.split(",")):
+        if not item:
+            continue
+        if item.lower() == "any":
+            networks += [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}METRICS_ALLOW: {item!r} is not an address or network (e.g. 10.0.0.0/8, ::1, any)"
+            ) from None
+    return tuple(networks)
 
 
 @lru_cache(maxsize=1)

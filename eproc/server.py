@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+from eproc import logs, metrics
 
 
 class EprocServer(BaseApplication):
@@ -60,4 +65,36 @@ def serve(
         "control_socket_disable": True,
         "post_worker_init": _freeze_the_application,
     }
+    options.update(operations_options())
     EprocServer(options).run()
+
+
+# --- metrics and logs under gunicorn (eproc/metrics.py, eproc/logs.py) ----------------------------
+
+
+def operations_options() -> dict[str, Any]:
+    """gunicorn's part in the metrics and the logs, before the workers fork: the directory every
+    worker counts in (the user's ``PROMETHEUS_MULTIPROC_DIR``, emptied, or a private one removed
+    at exit), each exited worker's live gauges dropped, gunicorn's own lines in eproc's format, and
+    no gunicorn access log (eproc's request line, ``eproc.access``, says more)."""
+    directory, made = metrics.use_directory(os.environ.get(metrics.MULTIPROC_VARIABLE))
+    if made:
+        arbiter = os.getpid()
+        # Workers run atexit handlers too when they exit: only the arbiter removes the directory.
+        atexit.register(lambda: metrics.remove_directory(directory) if os.getpid() == arbiter else None)
+    return {"logger_class": EprocGunicornLogger, "accesslog": None, "child_exit": _worker_exited}
+
+
+def _worker_exited(_arbiter: Any, worker: Any) -> None:
+    metrics.worker_exited(worker.pid)
+
+
+class EprocGunicornLogger(glogging.Logger):
+    """gunicorn's error log ('Booting worker', 'Worker timeout') in eproc's format."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if getattr(handler, "_gunicorn", False):
+                    handler.setFormatter(logs.formatter(logs.configured_format()))

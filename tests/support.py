@@ -220,9 +220,13 @@ class LiveServer:
 LISTENING = re.compile(r"Listening at: (https?://[^\s]+) ")
 
 
-def start_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    database_url: str, *extra_args: str, env: dict[str, str] | None = None, worker: bool = False
+) -> LiveServer:
     """``eproc serve --port 0`` as a user would run it; the bound port is read from gunicorn's log."""
     command = [sys.executable, "-m", "eproc.cli", "serve", "--host", "127.0.0.1", "--port", "0", *extra_args]
+    if not worker:
+        command.append("--no-worker")  # most tests want no webhook worker polling beside them
     process_env = {**os.environ, **server_environment(database_url), **(env or {})}
     process = subprocess.Popen(
         command, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1

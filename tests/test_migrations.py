@@ -11,7 +11,8 @@ from support import BACKENDS, create_postgres_database
 from eproc.store.migrate import downgrade, upgrade
 from eproc.store.models import Base
 
-TABLES = {"account", "document", "received_order", "event", "api_token", "signing_key"}
+TABLES = {"account", "document", "received_order", "event", "api_token", "signing_key", "webhook_endpoint",
+          "webhook_delivery", "webhook_attempt", "familiar_address", "login_bucket", "address_failure"}
 
 
 @pytest.fixture(params=BACKENDS)

@@ -67,6 +67,11 @@ ar = click.Group("ar", help="The DfE Accounts Return: validate and tidy submissi
                  "log in and submit through the DfE's API, or run a local sandbox of it.")
 
 
+def _count(count: int, noun: str) -> str:
+    """``1 code``, ``2 codes``: the noun in the number the count asks for."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _academies(value: str | None) -> frozenset[str] | None:
     if value is None:
         return None
@@ -93,7 +98,7 @@ def _print_result(name: str, result: Result, dev_details: bool) -> None:
             where += f" (line {problem.line}, column {problem.column})"
         click.echo(f"  {problem.rule.severity.value:<7} {where}: {problem.message} [{problem.rule.id}]")
     if result.omitted:
-        click.echo(f"  ... and {result.omitted} more problems not listed")
+        click.echo(f"  ... and {_count(result.omitted, 'more problem')} not listed")
     seen = Counter(p.rule.id for p in [*result.problems, *result.warnings])
     for rule_id, count in seen.items():
         click.echo(f"  why [{rule_id}] x{count}: {RULES[rule_id].why}")
@@ -158,7 +163,7 @@ def coa_group() -> None:
 def coa_import(file: Path, version: str, active: bool) -> None:
     """Load a version's codes from the DfE's spreadsheet (.xlsx) or a CSV."""
     imported = CoaStore().import_file(file, version, active=active)
-    click.echo(f"chart of accounts {imported.version}: {imported.codes} codes from {file}"
+    click.echo(f"chart of accounts {imported.version}: {_count(imported.codes, 'code')} from {file}"
                + (" (active)" if imported.active else ""))
 
 
@@ -170,7 +175,8 @@ def coa_list() -> None:
     if not versions:
         click.echo("no chart of accounts imported (eproc ar coa import FILE --version X.Y.Z)")
     for version in versions:
-        click.echo(f"{'*' if version.active else ' '} {version.version:<12} {version.codes:>6} codes  "
+        codes = "code " if version.codes == 1 else "codes"
+        click.echo(f"{'*' if version.active else ' '} {version.version:<12} {version.codes:>6} {codes}  "
                    f"{version.imported_at}  {version.source}")
 
 
@@ -196,7 +202,7 @@ def tidy_command(file: Path, output: Path) -> None:
         output.write_bytes(tidied)
     except OSError as exc:
         fail(f"{output}: {exc.strerror or exc}", EXIT_UNREADABLE)
-    click.echo(f"{output}: {len(removed)} zero or null items removed")
+    click.echo(f"{output}: {_count(len(removed), 'zero or null item')} removed")
     for path in removed:
         click.echo(f"  {path}")
 

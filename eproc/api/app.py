@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 from flask import Response, g, redirect, request
@@ -17,6 +18,7 @@ from flask_openapi3.openapi import OpenAPI
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from eproc import logs
 from eproc.api import problems
 from eproc.services.errors import EprocError
 from eproc.services.hub import Hub
@@ -53,7 +55,7 @@ def body_bytes() -> bytes:
 
 
 def create_api(eproc_hub: Hub) -> OpenAPI:
-    from eproc.api import accounts, documents, events, orders
+    from eproc.api import accounts, documents, events, orders, webhooks
 
     app = OpenAPI(
         __name__,
@@ -79,6 +81,8 @@ def create_api(eproc_hub: Hub) -> OpenAPI:
     @app.before_request
     def _bind_hub() -> None:
         g.eproc_hub = eproc_hub
+        # The route, not the path: a bounded name for the log line and the metrics' label.
+        logs.note(operation=f"{request.method} {request.url_rule.rule}" if request.url_rule else "unmatched")
 
     @app.errorhandler(EprocError)
     def _domain_error(error: EprocError) -> Response:
@@ -92,7 +96,15 @@ def create_api(eproc_hub: Hub) -> OpenAPI:
     def _http_error(error: HTTPException) -> Response:
         return problems.from_http(error)
 
-    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint):
+    @app.errorhandler(Exception)
+    def _internal_error(error: Exception) -> Response:
+        # Logged with the request's one line (the traceback once per kind of error); the caller
+        # gets the correlation id and nothing of the error itself.
+        correlation_id = logs.internal_error(logging.getLogger("eproc.api"), error)
+        detail = f"an internal error occurred (correlation id {correlation_id})"
+        return problems.problem(500, "Internal Server Error", detail, "internal-error", correlationId=correlation_id)
+
+    for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint, webhooks.blueprint):
         app.register_api(blueprint)
 
     document: dict[str, str] = {}

@@ -19,6 +19,7 @@ from eproc.cli.serve import serve
 from eproc.cli.settings import config
 from eproc.cli.tokens import token
 from eproc.cli.watch import events, purge, status
+from eproc.cli.webhooks import webhooks_group, worker
 
 # Groups imported only when used: the Accounts Return toolkit brings authlib, jsonschema and
 # openpyxl, which every other command would otherwise pay for at start-up.
@@ -56,12 +57,29 @@ class EprocGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """eproc: the FMS e-procurement web service and its administration."""
+    _configure_logging()
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())  # a bare 'eproc' is a request for help, not a mistake
 
 
+def _configure_logging() -> None:
+    """Every log line a command writes in the configured format. Settings that cannot be read
+    leave the plain format: the command itself then reports them, in its one line."""
+    from eproc import logs
+    from eproc.cli.common import invocation
+    from eproc.config import ConfigError
+
+    try:
+        settings = invocation().settings
+    except ConfigError:
+        logs.configure()
+        return
+    logs.configure(settings.log_format, settings.log_level)
+
+
 for command in (
     db, config, account, token, enqueue, documents, orders, events, status, purge, validate, checksum, serve,
+    webhooks_group, worker,
 ):
     main.add_command(command)
 

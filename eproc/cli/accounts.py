@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 
 import click
 
-from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, when
+from eproc.cli.common import CliError, current_hub, friendly_errors, jsonable, print_table, when
 from eproc.services import accounts
 
 DEMO_USERNAME = "demo-school"
+# Apart from the README's example school and the sample documents (123456789 / 987654321), so that
+# after 'make run' the README's next steps route to the example school, not to two accounts.
+DEMO_BUYER_DUNS = "111111111"
+DEMO_SUPPLIER_DUNS = "999999999"
 
 
 @click.group()
@@ -79,14 +84,14 @@ def account_demo() -> None:
             hub,
             DEMO_USERNAME,
             establishment_name="DEMO SCHOOL (not a real school)",
-            buyer_duns="123456789",
-            supplier_duns="987654321",
+            buyer_duns=DEMO_BUYER_DUNS,
+            supplier_duns=DEMO_SUPPLIER_DUNS,
             account_number="DEMO-0001",
         )
         click.echo("=== DEMO ACCOUNT (for trying eproc out; disable it in production) ===")
         click.echo(f"username: {view.username}")
         click.echo(f"password: {secret}")
-        click.echo("buyer DUNS 123456789, supplier DUNS 987654321")
+        click.echo(f"buyer DUNS {DEMO_BUYER_DUNS}, supplier DUNS {DEMO_SUPPLIER_DUNS}")
         return
     click.echo(
         f"demo account {DEMO_USERNAME!r} exists; its password was shown when it was created "
@@ -103,16 +108,16 @@ def account_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([jsonable(a) for a in rows], indent=2))
         return
-    click.echo(f"{'USERNAME':<24} {'ENABLED':<8} {'BUYER DUNS':<10} {'SUPPLIER':<10} ESTABLISHMENT")
-    for a in rows:
-        click.echo(
-            f"{a.username:<24} {'yes' if a.enabled else 'no':<8} {a.buyer_duns:<10} "
-            f"{a.supplier_duns:<10} {a.establishment_name}"
-        )
+    print_table(
+        ["USERNAME", "ENABLED", "BUYER DUNS", "SUPPLIER DUNS", "ESTABLISHMENT"],
+        [[a.username, "yes" if a.enabled else "no", a.buyer_duns, a.supplier_duns, a.establishment_name] for a in rows],
+    )
 
 
-def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bool) -> None:
-    for label, value in [
+def _print_account(view: accounts.AccountView, now: datetime) -> None:
+    from eproc.services.lockout import seconds_left
+
+    rows = [
         ("username", view.username),
         ("establishment", view.establishment_name),
         ("buyer DUNS", view.buyer_duns),
@@ -121,11 +126,30 @@ def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bo
         ("language / currency", f"{view.language} / {view.currency}"),
         ("enabled", "yes" if view.enabled else "no"),
         ("failed logins", str(view.failed_logins)),
-        ("locked", f"yes, until {when(view.locked_until)} ({now_seconds_left}s left)" if locked else "no"),
+    ]
+    for bucket in view.buckets:
+        counts = f"{bucket.failures} in a row"
+        if bucket.bucket == "unfamiliar":
+            counts += f", {bucket.failures_this_hour} this hour"
+        rows.append((f"  from {bucket.bucket} addresses", counts))
+    locks = [
+        f"yes, {b.bucket} addresses until {when(b.locked_until)} ({seconds_left(b.locked_until, now)}s left): "
+        f"{b.lock_reason}"
+        for b in view.buckets if b.locked
+    ]
+    rows += [("locked", line) for line in locks] or [("locked", "no")]
+    rows += [("familiar addresses", str(sum(1 for a in view.familiar_addresses if a.familiar)))]
+    rows += [
+        (f"  {a.address}", f"last login {when(a.last_seen_at)}, first {when(a.first_seen_at)}"
+                           + ("" if a.familiar else " (no longer familiar)"))
+        for a in view.familiar_addresses
+    ]
+    rows += [
         ("password changed", when(view.password_changed_at)),
         ("previous password valid until", when(view.previous_password_valid_until)),
         ("created", when(view.created_at)),
-    ]:
+    ]
+    for label, value in rows:
         click.echo(f"{label + ':':<32}{value}")
 
 
@@ -134,16 +158,14 @@ def _print_account(view: accounts.AccountView, now_seconds_left: int, locked: bo
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 @friendly_errors
 def account_show(username: str, as_json: bool) -> None:
-    """Show an account (never its password)."""
-    from eproc.services.lockout import seconds_left
-
+    """Show an account (never its password): its familiar addresses, failed logins and lockouts."""
     hub = current_hub()
     view = accounts.show_account(hub, username)
     now = hub.now()
     if as_json:
         click.echo(json.dumps({**jsonable(view), "locked": view.is_locked(now)}, indent=2))
         return
-    _print_account(view, seconds_left(view.locked_until, now), view.is_locked(now))
+    _print_account(view, now)
 
 
 @account.command("disable")
@@ -177,6 +199,6 @@ def account_reset_password(username: str) -> None:
 @click.argument("username")
 @friendly_errors
 def account_unlock(username: str) -> None:
-    """Clear failed-login lockout."""
+    """End the account's lockouts and forget its failed logins (familiar and unfamiliar)."""
     accounts.unlock(current_hub(), username)
     click.echo(f"account {username} unlocked")

@@ -103,16 +103,39 @@ def count_of(count: int, noun: str, plural_form: str | None = None) -> str:
 
 def jsonable(view: Any) -> dict[str, Any]:
     """A view dataclass as JSON-ready values: times in ISO 8601 UTC, money as exact strings."""
+    return _plain(dataclasses.asdict(view))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in dataclasses.asdict(view).items():
+    for key, value in values.items():
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
         elif isinstance(value, bytes):
             continue
+        elif isinstance(value, dict):
+            value = _plain(value)
+        elif isinstance(value, (list, tuple)):
+            # Nested views (an account's buckets, its addresses) come as lists of dicts.
+            value = [_plain(item) if isinstance(item, dict) else item for item in value]
         out[key] = value
     return out
+
+
+def print_table(headers: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()) -> None:
+    """A table whose columns are as wide as their widest cell (a long username or DocID shifts the
+    column, never the row); columns numbered in ``right`` are right-aligned (counts). The last
+    column is not padded, so no line ends in spaces."""
+    widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)]
+    last = len(headers) - 1
+    for row in [headers, *rows]:
+        cells = [
+            cell if i == last and i not in right else (f"{cell:>{widths[i]}}" if i in right else f"{cell:<{widths[i]}}")
+            for i, cell in enumerate(row)
+        ]
+        click.echo("  ".join(cells).rstrip())
 
 
 def print_fields(rows: list[tuple[str, str]], width: int = 0) -> None:

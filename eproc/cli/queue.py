@@ -16,6 +16,7 @@ from eproc.cli.common import (
     plural,
     print_fields,
     print_report,
+    print_table,
     read_for_check,
     when,
 )
@@ -101,12 +102,12 @@ def documents_list(username: str | None, unprocessed: bool, as_json: bool) -> No
         click.echo(json.dumps([{k: v for k, v in jsonable(d).items() if k not in ("report_json", "xml")}
                                for d in rows], indent=2))
         return
-    click.echo(f"{'DOCID':<30} {'TYPE':<10} {'ACCOUNT':<20} {'NUMBER':<16} {'CREATED':<21} {'PROCESSED':<9} COLLECTED")
-    for d in rows:
-        click.echo(
-            f"{d.doc_id:<30} {d.doc_type:<10} {d.username:<20} {(d.document_number or '-'):<16} "
-            f"{when(d.created_at):<21} {'yes' if d.processed else 'no':<9} {d.collect_count}"
-        )
+    print_table(
+        ["DOCID", "TYPE", "ACCOUNT", "NUMBER", "CREATED", "PROCESSED", "COLLECTED"],
+        [[d.doc_id, d.doc_type, d.username, d.document_number or "-", when(d.created_at),
+          "yes" if d.processed else "no", str(d.collect_count)] for d in rows],
+        right=frozenset({6}),
+    )
 
 
 def _echo_stored(view: object, report: object, xml: bytes | None) -> None:
@@ -174,9 +175,11 @@ def orders_list(username: str | None, as_json: bool) -> None:
         click.echo(json.dumps([{k: v for k, v in jsonable(o).items() if k not in ("report_json", "xml")}
                                for o in rows], indent=2))
         return
-    click.echo(f"{'ID':<6} {'ACCOUNT':<20} {'ORDER NUMBER':<20} {'REV':<4} RECEIVED")
-    for o in rows:
-        click.echo(f"{o.id:<6} {o.username:<20} {o.order_number:<20} {o.revision:<4} {when(o.received_at)}")
+    print_table(
+        ["ID", "ACCOUNT", "ORDER NUMBER", "REV", "RECEIVED"],
+        [[str(o.id), o.username, o.order_number, str(o.revision), when(o.received_at)] for o in rows],
+        right=frozenset({0, 3}),
+    )
 
 
 @orders.command("show")

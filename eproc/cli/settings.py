@@ -11,7 +11,7 @@ from eproc.cli.common import friendly_errors
 from eproc.config import PREFIX, setting_sources
 
 # Never printed as they are: a signing key mints tokens, a URL may hold a password.
-SECRETS = frozenset({"api_signing_key"})
+SECRETS = frozenset({"api_signing_key", "login_failure_key"})
 
 
 def _shown(name: str, value: object) -> object:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from eproc.cli.common import current_hub, friendly_errors, jsonable, when
+from eproc.cli.common import count_of, current_hub, friendly_errors, jsonable, print_table, when
 from eproc.services import tokens
 
 
@@ -40,12 +40,13 @@ def token_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([jsonable(t) for t in rows], indent=2))
         return
-    click.echo(f"{'NAME':<24} {'STATE':<8} {'PERMISSIONS':<40} {'ACCOUNTS':<20} {'EXPIRES':<21} LAST USED")
     now = current_hub().now()
+    table = []
     for t in rows:
         state = "revoked" if t.revoked_at else ("expired" if t.expires_at and t.expires_at <= now else "active")
-        click.echo(f"{t.name:<24} {state:<8} {','.join(t.permissions):<40} {','.join(t.accounts) or '(all)':<20} "
-                   f"{when(t.expires_at):<21} {when(t.last_used_at)}")
+        table.append([t.name, state, ",".join(t.permissions), ",".join(t.accounts) or "(all)", when(t.expires_at),
+                      when(t.last_used_at)])
+    print_table(["NAME", "STATE", "PERMISSIONS", "ACCOUNTS", "EXPIRES", "LAST USED"], table)
 
 
 @token.command("revoke")
@@ -67,4 +68,4 @@ def token_rotate_key(drop_old: bool) -> None:
     click.echo(f"new signing key {kid}")
     if drop_old:
         removed = tokens.drop_old_signing_keys(hub)
-        click.echo(f"removed {removed} older signing key{'s' if removed != 1 else ''}")
+        click.echo(f"removed {count_of(removed, 'older signing key')}")

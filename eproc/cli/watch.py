@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from eproc.cli.common import CliError, count_of, current_hub, friendly_errors, jsonable, when
+from eproc.cli.common import CliError, count_of, current_hub, friendly_errors, jsonable, print_table, when
 from eproc.services import admin, housekeeping
 from eproc.services.events import EVENT_TYPE_NAMES
 
@@ -48,8 +48,10 @@ def events(username: str | None, type_: str | None, since: datetime | None, unti
     if as_json:
         click.echo(json.dumps([jsonable(e) for e in rows], indent=2))
         return
-    for e in rows:
-        click.echo(f"{when(e.at)}  {e.type:<24} {e.username or '-':<20} {e.subject or '-'}  {e.detail or ''}".rstrip())
+    print_table(
+        ["TIME", "TYPE", "ACCOUNT", "SUBJECT", "DETAIL"],
+        [[when(e.at), e.type, e.username or "-", e.subject or "-", e.detail or ""] for e in rows],
+    )
 
 
 @click.command("status")
@@ -61,13 +63,12 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([jsonable(r) for r in rows], indent=2))
         return
-    click.echo(
-        f"{'ACCOUNT':<24} {'STATE':<9} {'WAITING':>7} {'FETCHED*':>8} {'EXPIRING':>8} {'PROCESSED':>9} {'ORDERS':>6}"
+    print_table(
+        ["ACCOUNT", "STATE", "WAITING", "FETCHED*", "EXPIRING", "PROCESSED", "ORDERS"],
+        [[r.username, "locked" if r.locked else ("enabled" if r.enabled else "disabled"), str(r.waiting),
+          str(r.collected_not_processed), str(r.expiring_soon), str(r.processed), str(r.orders)] for r in rows],
+        right=frozenset({2, 3, 4, 5, 6}),
     )
-    for r in rows:
-        state = "locked" if r.locked else ("enabled" if r.enabled else "disabled")
-        click.echo(f"{r.username:<24} {state:<9} {r.waiting:>7} {r.collected_not_processed:>8} "
-                   f"{r.expiring_soon:>8} {r.processed:>9} {r.orders:>6}")
     click.echo("* FETCHED: collected by FMS but never marked processed (an import that keeps failing?)")
 
 

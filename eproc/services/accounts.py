@@ -5,10 +5,11 @@ The login path FMS calls on every request lives in ``authentication.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from eproc.services.authentication import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from eproc.services.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -16,10 +17,42 @@ from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.services.lockout import is_locked
 from eproc.services.passwords import generate_password
-from eproc.store.models import Account
+from eproc.services.smart_lockout import BUCKETS, HOUR
+from eproc.store.models import Account, LoginBucket
+from eproc.store.unit_of_work import UnitOfWork
 
 DUNS_PATTERN = re.compile(r"\d{9}")
 MIN_CHOSEN_PASSWORD_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class FamiliarAddressView:
+    address: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    familiar: bool  # False: not seen within EPROC_LOGIN_FAMILIAR_DAYS, kept until the next success or purge
+
+
+@dataclass(frozen=True)
+class BucketView:
+    """Failed logins against an account from its familiar or from its unfamiliar addresses."""
+
+    bucket: str
+    failures: int
+    failures_this_hour: int
+    locked: bool
+    locked_until: datetime | None
+    lock_reason: str | None
+    last_failure_at: datetime | None
+
+    @classmethod
+    def of(cls, name: str, row: LoginBucket | None, now: datetime) -> BucketView:
+        if row is None:
+            return cls(name, 0, 0, False, None, None, None)
+        in_window = row.window_started_at is not None and now - row.window_started_at < HOUR
+        locked = is_locked(row.locked_until, now)
+        return cls(name, row.failures, row.window_failures if in_window else 0, locked,
+                   row.locked_until if locked else None, row.lock_reason if locked else None, row.last_failure_at)
 
 
 @dataclass(frozen=True)
@@ -40,9 +73,13 @@ class AccountView:
     password_changed_at: datetime
     previous_password_valid_until: datetime | None
     created_at: datetime
+    # Filled in by show_account only (listing every account's addresses would cost a query each).
+    familiar_addresses: tuple[FamiliarAddressView, ...] = ()
+    buckets: tuple[BucketView, ...] = ()
 
     def is_locked(self, now: datetime) -> bool:
-        return is_locked(self.locked_until, now)
+        """Locked for its own (familiar) addresses or for the others."""
+        return is_locked(self.locked_until, now) or any(b.locked for b in self.buckets)
 
     @classmethod
     def of(cls, account: Account) -> AccountView:
@@ -161,9 +198,12 @@ def _no_such_account(username: str) -> NotFound:
 AdminChange = Callable[[Account, datetime], str | None]
 
 
-def _admin_update(hub: Hub, username: str, event: EventType, change: AdminChange) -> AccountView:
+def _admin_update(
+    hub: Hub, username: str, event: EventType, change: AdminChange, *, clear_lockouts: bool = False
+) -> AccountView:
     """Apply an admin's change under the row lock, and bump the credential version so that every
-    worker's credential cache forgets the account at once."""
+    worker's credential cache forgets the account at once. ``clear_lockouts``: forget every failed
+    login counted against the account, familiar and unfamiliar, ending any lockout."""
     now = hub.now()
     with hub.unit_of_work() as uow:
         account = uow.accounts.by_username(username)
@@ -171,6 +211,9 @@ def _admin_update(hub: Hub, username: str, event: EventType, change: AdminChange
             raise _no_such_account(username)
         uow.accounts.hold_and_reload(account, now)
         detail = change(account, now)
+        if clear_lockouts:
+            _clear_lockouts(uow, account, now, "lifted by an admin" if event is EventType.ACCOUNT_UNLOCKED
+                            else "password reset by an admin")
         account.credential_version += 1
         emit(uow, event, now, account_id=account.id, subject=username, detail=detail)
         uow.commit()
@@ -191,7 +234,7 @@ def reset_password(hub: Hub, username: str) -> str:
         account.locked_until = None
         return "reset by admin"
 
-    _admin_update(hub, username, EventType.ACCOUNT_PASSWORD_CHANGED, change)
+    _admin_update(hub, username, EventType.ACCOUNT_PASSWORD_CHANGED, change, clear_lockouts=True)
     return new_password
 
 
@@ -203,11 +246,24 @@ def set_enabled(hub: Hub, username: str, enabled: bool) -> AccountView:
 
 
 def unlock(hub: Hub, username: str) -> AccountView:
+    """End every lockout of the account and forget its failed logins (its familiar addresses stay)."""
+
     def change(account: Account, now: datetime) -> None:
         account.failed_logins = 0
         account.locked_until = None
 
-    return _admin_update(hub, username, EventType.ACCOUNT_UNLOCKED, change)
+    return _admin_update(hub, username, EventType.ACCOUNT_UNLOCKED, change, clear_lockouts=True)
+
+
+def _clear_lockouts(uow: UnitOfWork, account: Account, now: datetime, why: str) -> None:
+    for row in uow.login_buckets.of_account(account.id):
+        if is_locked(row.locked_until, now):
+            emit(uow, EventType.ACCOUNT_LOCK_ENDED, now, account_id=account.id, subject=account.username,
+                 detail=f"lockout of {row.bucket} addresses {why} ({row.lock_reason})",
+                 data={"bucket": row.bucket, "reason": row.lock_reason, "by": "admin"})
+    uow.login_buckets.clear(account.id)
+    account.failed_logins = 0
+    account.locked_until = None
 
 
 def update_account(
@@ -264,11 +320,25 @@ def update_account(
 
 
 def show_account(hub: Hub, username: str) -> AccountView:
+    """The account with its login picture: familiar addresses, failures per bucket, lockouts."""
+    now = hub.now()
     with hub.unit_of_work() as uow:
         account = uow.accounts.by_username(username) if USERNAME_PATTERN.fullmatch(username or "") else None
         if account is None:
             raise _no_such_account(username)
-        return AccountView.of(account)
+        familiar_since = now - timedelta(days=hub.settings.login_familiar_days)
+        addresses = tuple(
+            FamiliarAddressView(row.address, row.first_seen_at, row.last_seen_at, row.last_seen_at >= familiar_since)
+            for row in uow.familiar_addresses.of_account(account.id)
+        )
+        rows = {row.bucket: row for row in uow.login_buckets.of_account(account.id)}
+        buckets = tuple(BucketView.of(name, rows.get(name), now) for name in BUCKETS)
+        locks = [b.locked_until for b in buckets if b.locked_until is not None]
+        # Both buckets together, so that the totals agree with the buckets shown beside them.
+        return dataclasses.replace(
+            AccountView.of(account), familiar_addresses=addresses, buckets=buckets,
+            failed_logins=sum(b.failures for b in buckets), locked_until=max(locks, default=None),
+        )
 
 
 def find_account(hub: Hub, username: str) -> AccountView | None:

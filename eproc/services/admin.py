@@ -76,6 +76,12 @@ class QueueStatus:
 EXPIRING_SOON = timedelta(days=7)
 
 
+def queue_depth(hub: Hub) -> tuple[int, int]:
+    """Pending documents over every account: (never fetched, fetched but not processed)."""
+    with hub.unit_of_work() as uow:
+        return uow.documents.queue_depth(hub.now())
+
+
 def queue_status(hub: Hub) -> list[QueueStatus]:
     """Every account's counts, in two grouped queries however many documents there are."""
     now = hub.now()

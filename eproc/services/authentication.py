@@ -8,16 +8,29 @@ why a call failed goes to the event log, never to the caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from eproc.services.errors import AuthenticationFailed
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
-from eproc.services.lockout import growing_lockout, is_locked
+from eproc.services.lockout import is_locked
 from eproc.services.passwords import generate_password
+from eproc.services.smart_lockout import (
+    FAMILIAR,
+    UNFAMILIAR,
+    UNKNOWN_ADDRESS,
+    BucketState,
+    Policy,
+    end_if_over,
+    password_digest,
+    record_failure,
+    record_success,
+)
 from eproc.services.throttle import network_key
-from eproc.store.models import Account
+from eproc.store.models import Account, LoginBucket
 from eproc.store.unit_of_work import UnitOfWork
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._@\-]{1,100}")
@@ -45,48 +58,80 @@ class _CredentialsChanged(Exception):
     """The account row changed between the password check and the write that depends on it."""
 
 
+class _Refused(Exception):
+    """A failed login; ``count_address``: whether it counts against the caller's address."""
+
+    def __init__(self, count_address: bool) -> None:
+        super().__init__()
+        self.count_address = count_address
+
+
+# Called after each failed login and lockout is recorded, with (kind, data): kinds "login.failed"
+# (data: reason, bucket, counted), "account.locked" (bucket, reason, seconds) and
+# "login.address_locked" (seconds). For metrics; a listener must be quick and must not raise.
+LoginListener = Callable[[str, dict[str, Any]], None]
+LOGIN_LISTENERS: list[LoginListener] = []
+
+
+def _tell(kind: str, data: dict[str, Any]) -> None:
+    for listener in LOGIN_LISTENERS:
+        listener(kind, data)
+
+
 def authenticate(
     hub: Hub, username: str | None, password: str | None, client_address: str | None = None
 ) -> Principal:
     """Check an AuthHeader. Every failure raises the same :class:`AuthenticationFailed`.
 
-    ``client_address`` is the caller's address as the transport saw it: failures are limited by it
-    as well as by username.
+    ``client_address`` is the caller's address as the transport saw it: failures are counted by it
+    (see ``throttle.py``) and by account, apart for the account's familiar and unfamiliar addresses
+    (see ``smart_lockout.py``).
     """
     address = network_key(client_address)
     username, password = username or "", password or ""
-    if hub.throttle.is_blocked(address):
-        # No verify: an address that is already refused must not keep the CPU busy with argon2.
-        _record_refusal(hub, username, address, "client address refused after repeated failures")
-        raise AuthenticationFailed()
     try:
         if not USERNAME_PATTERN.fullmatch(username):
             # Accounts are created with this pattern, so no account has this name: nothing to look up.
+            if hub.throttle.is_blocked(address, hub.now()):
+                _record_refusal(hub, username, address, "client address refused after repeated failures")
+                raise _Refused(count_address=False)
             _record_refusal(hub, username, address, "malformed username")
-            raise AuthenticationFailed()
+            raise _Refused(count_address=True)
         for _ in range(CHANGED_UNDER_US_RETRIES):
             try:
                 return _authenticate_once(hub, username, password, address)
             except _CredentialsChanged:
                 continue
         _record_refusal(hub, username, address, "the account's credentials kept changing during the login")
-        raise AuthenticationFailed()
-    except AuthenticationFailed:
-        _count_address_failure(hub, address)
-        raise
+        raise _Refused(count_address=False)
+    except _Refused as refused:
+        if refused.count_address:
+            _count_address_failure(hub, address)
+        raise AuthenticationFailed() from None
 
 
 def _authenticate_once(hub: Hub, username: str, password: str, address: str | None) -> Principal:
     now = hub.now()
+    place = address or UNKNOWN_ADDRESS
     usable = bool(password) and len(password) <= MAX_PASSWORD_LENGTH
     if usable:
-        remembered = _remembered_login(hub, username, password, now)
+        remembered = _remembered_login(hub, username, password, place, now)
         if remembered is not None:
             return remembered
     principal: Principal | None = None
     with hub.unit_of_work() as uow:
         account = uow.accounts.by_username(username)
-        refusal = _refusal(account, now) or (None if usable else "empty or over-long password")
+        familiar = account is not None and uow.familiar_addresses.is_familiar(
+            account.id, place, now - timedelta(days=hub.settings.login_familiar_days)
+        )
+        if not familiar and hub.throttle.is_blocked(address, now):
+            # No verify: an address that is already refused must not keep the CPU busy with argon2.
+            _failed_event(uow, account, username, now, address, "client address refused after repeated failures")
+            uow.commit()
+            raise _Refused(count_address=False)
+        bucket = FAMILIAR if familiar else UNFAMILIAR
+        row = uow.login_buckets.get(account.id, bucket) if account is not None else None
+        refusal = _refusal(account, row, bucket, now) or (None if usable else "empty or over-long password")
         if account is None or refusal is not None:
             # Cost the same as a real verify, so timing does not reveal which usernames exist.
             hub.crypt.verify(password if usable else "-", hub.dummy_hash)
@@ -94,31 +139,42 @@ def _authenticate_once(hub: Hub, username: str, password: str, address: str | No
             slot = hub.credentials.lookup(account.id, account.credential_version, username, password)
             if slot is not None and (slot == "current" or _previous_valid(account, now)):
                 principal = Principal(account.id, username, slot, account.credential_version)
-                if account.failed_logins:
-                    account.failed_logins = 0
-                    uow.commit()
-                return principal
-            principal = _verify(hub, uow, account, password, now)
-            refusal = None if principal is not None else "wrong password"
+            else:
+                principal = _verify(hub, uow, account, password, now)
+                refusal = None if principal is not None else "wrong password"
         if principal is None:
-            _record_failure(hub, uow, account, username, now, address, refusal or "refused")
-        # The failure must outlive the fault; a success may have upgraded the hash.
+            assert refusal is not None
+            _record_failure(hub, uow, account, bucket, username, password, now, address, refusal)
+            # The failure must outlive the fault.
+            uow.commit()
+            # Strangers' failures count against their address; an account's own addresses never
+            # do (see throttle.py), and an unknown or malformed username has no familiar address.
+            raise _Refused(count_address=not familiar)
+        assert account is not None
+        if row is not None and (row.failures or row.recent_digests or row.locked_until is not None):
+            _record_success(uow, account, bucket, now)
+        if not hub.familiar.fresh(account.id, place, now):
+            uow.familiar_addresses.touch(account.id, place, now)
+        # A success may have upgraded the hash or retired the previous password, too.
         uow.commit()
-    if principal is None:
-        raise AuthenticationFailed()
+    hub.familiar.note(principal.account_id, place, now)
     hub.credentials.remember(principal.account_id, principal.credential_version, username, password, principal.slot)
     return principal
 
 
-def _remembered_login(hub: Hub, username: str, password: str, now: datetime) -> Principal | None:
-    """The warm path: a verification this process remembers, checked against the account as it is
-    in the database now (one narrow read, no transaction), so a change made by any worker counts.
+def _remembered_login(hub: Hub, username: str, password: str, place: str, now: datetime) -> Principal | None:
+    """The warm path: a verification this process remembers, from an address this process has
+    recorded as familiar within the last few minutes, checked against the account as it is in the
+    database now (one narrow read, no transaction, no write), so a change made by any worker counts.
 
-    Anything unusual (disabled, locked, failures to reset, a lapsed previous password, no cache
-    entry) returns None and the full path decides.
+    Anything unusual (disabled, a familiar lockout running or just over, failures to reset, a
+    lapsed previous password, no cache entry, an address not known here) returns None and the full
+    path decides.
     """
     state = hub.store.credential_state(username)
-    if state is None or not state.enabled or state.failed_logins or is_locked(state.locked_until, now):
+    if state is None or not state.enabled or state.failed_logins or state.locked_until is not None:
+        return None
+    if not hub.familiar.fresh(state.id, place, now):
         return None
     slot = hub.credentials.lookup(state.id, state.credential_version, username, password)
     if slot is None:
@@ -128,14 +184,14 @@ def _remembered_login(hub: Hub, username: str, password: str, now: datetime) -> 
     return Principal(state.id, username, slot, state.credential_version)
 
 
-def _refusal(account: Account | None, now: datetime) -> str | None:
-    """Why this account cannot log in whatever the password (for the event log only)."""
+def _refusal(account: Account | None, row: LoginBucket | None, bucket: str, now: datetime) -> str | None:
+    """Why this account cannot log in from this bucket whatever the password (for the event log only)."""
     if account is None:
         return "unknown username"
     if not account.enabled:
         return "account disabled"
-    if is_locked(account.locked_until, now):
-        return "account locked"
+    if row is not None and is_locked(row.locked_until, now):
+        return f"account locked for {bucket} addresses"
     return None
 
 
@@ -163,7 +219,7 @@ def _verify(hub: Hub, uow: UnitOfWork, account: Account, password: str, now: dat
         slot, retire_previous, upgraded_hash = "previous", False, None
     else:
         return None
-    if upgraded_hash or retire_previous or account.failed_logins:
+    if upgraded_hash or retire_previous:
         verified = (account.credential_version, account.password_hash, account.previous_password_hash)
         uow.accounts.hold_and_reload(account, now)
         if (account.credential_version, account.password_hash, account.previous_password_hash) != verified:
@@ -175,49 +231,109 @@ def _verify(hub: Hub, uow: UnitOfWork, account: Account, password: str, now: dat
             account.previous_password_hash = None
             account.previous_password_expires_at = None
             account.credential_version += 1
-        account.failed_logins = 0
     return Principal(account.id, account.username, slot, account.credential_version)
+
+
+def _bucket_state(uow: UnitOfWork, account: Account, bucket: str, now: datetime) -> tuple[LoginBucket, BucketState]:
+    """The bucket's row as committed, with the account row held and re-read (so no other worker
+    counts at the same moment): the state every decision about it is made on."""
+    uow.accounts.hold_and_reload(account, now)
+    row = uow.login_buckets.get(account.id, bucket)
+    if row is None:
+        row = LoginBucket(account_id=account.id, bucket=bucket, failures=0, recent_digests="", window_failures=0)
+        uow.login_buckets.add(row)
+    state = BucketState(
+        failures=row.failures, locked_until=row.locked_until, lock_reason=row.lock_reason,
+        recent_digests=tuple(d for d in (row.recent_digests or "").split(",") if d),
+        window_started_at=row.window_started_at, window_failures=row.window_failures,
+        last_failure_at=row.last_failure_at,
+    )
+    return row, state
+
+
+def _store_bucket(uow: UnitOfWork, account: Account, bucket: str, row: LoginBucket, state: BucketState,
+                  now: datetime, ended: str | None) -> None:
+    row.failures, row.locked_until, row.lock_reason = state.failures, state.locked_until, state.lock_reason
+    row.recent_digests = ",".join(state.recent_digests)
+    row.window_started_at, row.window_failures = state.window_started_at, state.window_failures
+    row.last_failure_at = state.last_failure_at
+    if bucket == FAMILIAR:
+        # The account row's copy, which the warm path reads (see models.Account).
+        account.failed_logins, account.locked_until = state.failures, state.locked_until
+    if ended is not None:
+        emit(uow, EventType.ACCOUNT_LOCK_ENDED, now, account_id=account.id, subject=account.username,
+             detail=f"lockout of {bucket} addresses over ({ended})",
+             data={"bucket": bucket, "reason": ended, "by": "time"})
+
+
+def _record_success(uow: UnitOfWork, account: Account, bucket: str, now: datetime) -> None:
+    row, state = _bucket_state(uow, account, bucket, now)
+    ended = end_if_over(state, now)
+    if record_success(bucket, state) or ended is not None:
+        _store_bucket(uow, account, bucket, row, state, now, ended)
 
 
 def _record_failure(
     hub: Hub,
     uow: UnitOfWork,
     account: Account | None,
+    bucket: str,
     username: str,
+    password: str,
     now: datetime,
     address: str | None,
     reason: str,
 ) -> None:
-    account_id = account.id if account is not None else None
-    emit(uow, EventType.LOGIN_FAILED, now, account_id=account_id, subject=_subject(username),
-         detail=_origin(reason, address), data={"reason": reason, "address": address})
-    if account is None:
+    if account is None or reason != "wrong password":
+        # Nothing to count against the account: no account, or refused before any password check.
+        _failed_event(uow, account, username, now, address, reason, bucket if account else None)
+        _tell("login.failed", {"reason": reason, "bucket": bucket if account else None, "counted": False})
         return
-    failures = uow.accounts.count_failed_login(account)
-    limit = hub.settings.login_failure_limit
-    if limit and failures >= limit and not is_locked(account.locked_until, now):
-        # From the limit on, every failure outside a lockout starts one, twice as long as the last.
-        # Failures while locked are counted too, so hammering a locked account lengthens the next.
-        settings = hub.settings
-        seconds = growing_lockout(settings.login_lockout_seconds, settings.login_lockout_max_seconds, failures - limit)
-        account.locked_until = now + timedelta(seconds=seconds)
+    # Before the row is held: the key may be made and stored (in a transaction of its own) first.
+    digest = password_digest(hub.failure_key, account.id, password)
+    row, state = _bucket_state(uow, account, bucket, now)
+    ended = end_if_over(state, now)
+    outcome = record_failure(Policy.of(hub.settings), bucket, state, digest, now)
+    shown = reason if outcome.counted else f"{reason} (repeated, counted once)" if outcome.repeated else reason
+    _failed_event(uow, account, username, now, address, shown, bucket, counted=outcome.counted)
+    _store_bucket(uow, account, bucket, row, state, now, ended)
+    _tell("login.failed", {"reason": reason, "bucket": bucket, "counted": outcome.counted})
+    if outcome.lock_seconds is None:
+        return
+    if bucket == FAMILIAR:
+        # Every worker's remembered verifications end at once: the warm path must not serve the
+        # school's own addresses while they are locked.
         account.credential_version += 1
-        detail = f"locked for {seconds}s after {failures} failed logins"
-        emit(uow, EventType.ACCOUNT_LOCKED, now, account_id=account.id, subject=username, detail=detail,
-             data={"seconds": seconds, "failures": failures})
+    detail = f"{bucket} addresses locked for {outcome.lock_seconds}s: {outcome.lock_reason}"
+    data = {"bucket": bucket, "reason": outcome.lock_reason, "seconds": outcome.lock_seconds,
+            "failures": state.failures}
+    emit(uow, EventType.ACCOUNT_LOCKED, now, account_id=account.id, subject=username, detail=detail, data=data)
+    _tell("account.locked", data)
+
+
+def _failed_event(
+    uow: UnitOfWork, account: Account | None, username: str, now: datetime, address: str | None, reason: str,
+    bucket: str | None = None, *, counted: bool = False,
+) -> None:
+    data: dict[str, Any] = {"reason": reason, "address": address}
+    if bucket is not None:
+        data.update(bucket=bucket, counted=counted)
+    emit(uow, EventType.LOGIN_FAILED, now, account_id=account.id if account is not None else None,
+         subject=_subject(username), detail=_origin(reason, address), data=data)
 
 
 def _record_refusal(hub: Hub, username: str, address: str | None, reason: str) -> None:
     """A failure that involves no account (its event only)."""
     with hub.unit_of_work() as uow:
-        emit(uow, EventType.LOGIN_FAILED, hub.now(), subject=_subject(username), detail=_origin(reason, address),
-             data={"reason": reason, "address": address})
+        _failed_event(uow, None, username, hub.now(), address, reason)
         uow.commit()
+    _tell("login.failed", {"reason": reason, "bucket": None, "counted": False})
 
 
 def _count_address_failure(hub: Hub, address: str | None) -> None:
     throttle = hub.throttle
-    seconds = throttle.record_failure(address)
+    now = hub.now()
+    seconds = throttle.record_failure(address, now)
     if seconds is None:
         return
     detail = (
@@ -225,9 +341,10 @@ def _count_address_failure(hub: Hub, address: str | None) -> None:
         f"within {int(throttle.window)}s"
     )
     with hub.unit_of_work() as uow:
-        emit(uow, EventType.LOGIN_ADDRESS_LOCKED, hub.now(), subject=address, detail=detail,
+        emit(uow, EventType.LOGIN_ADDRESS_LOCKED, now, subject=address, detail=detail,
              data={"seconds": seconds, "address": address})
         uow.commit()
+    _tell("login.address_locked", {"seconds": seconds})
 
 
 def _subject(username: str) -> str:

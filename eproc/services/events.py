@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from eproc import metrics
+from eproc.services import outbox
 from eproc.services.errors import InvalidInput
 from eproc.services.hub import Hub
 from eproc.store.models import Event
@@ -37,10 +39,16 @@ class EventType(StrEnum):
     ACCOUNT_UNLOCKED = "account.unlocked"
     ACCOUNT_PASSWORD_CHANGED = "account.password_changed"
     ACCOUNT_LOCKED = "account.locked"
+    ACCOUNT_LOCK_ENDED = "account.lock_ended"
     LOGIN_FAILED = "login.failed"
     LOGIN_ADDRESS_LOCKED = "login.address_locked"
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_REMOVED = "webhook.removed"
+    WEBHOOK_DISABLED = "webhook.disabled"
+    WEBHOOK_TEST = outbox.TEST_EVENT
 
 
 # What each type means, for the README, `eproc events --type` and the API's documentation.
@@ -61,11 +69,25 @@ EVENT_TYPES: dict[str, str] = {
     EventType.ACCOUNT_ENABLED: "an admin enabled an account",
     EventType.ACCOUNT_UNLOCKED: "an admin lifted a lockout",
     EventType.ACCOUNT_PASSWORD_CHANGED: "a password was changed (ChangePassword or an admin's reset)",
-    EventType.ACCOUNT_LOCKED: "a username was locked out after failed logins",
-    EventType.LOGIN_FAILED: "an FMS call failed to authenticate (the reason is in the data)",
+    EventType.ACCOUNT_LOCKED: (
+        "an account's familiar or unfamiliar addresses were locked out after failed logins "
+        "(bucket, reason and seconds in the data)"
+    ),
+    EventType.ACCOUNT_LOCK_ENDED: (
+        "a lockout ended: run out (recorded at the next login attempt) or lifted by an admin "
+        "(bucket and reason in the data)"
+    ),
+    EventType.LOGIN_FAILED: (
+        "an FMS call failed to authenticate (reason, address, bucket and whether it counted in the data)"
+    ),
     EventType.LOGIN_ADDRESS_LOCKED: "a client address was refused after failed logins",
     EventType.TOKEN_CREATED: "an admin created an API token",
     EventType.TOKEN_REVOKED: "an admin revoked an API token",
+    EventType.WEBHOOK_CREATED: "a webhook endpoint was added",
+    EventType.WEBHOOK_UPDATED: "a webhook endpoint was changed, enabled or disabled by its owner",
+    EventType.WEBHOOK_REMOVED: "a webhook endpoint was removed",
+    EventType.WEBHOOK_DISABLED: "a webhook endpoint was disabled because its receiver answered 410 Gone",
+    EventType.WEBHOOK_TEST: "a test ping (sent only to the endpoint it tests)",
 }
 def event_table_markdown() -> str:
     """The README's table of event types, made from :data:`EVENT_TYPES`."""
@@ -90,11 +112,34 @@ def emit(
     detail: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Record a state change in the unit of work that makes it (so both commit, or neither)."""
+    """Record a state change in the unit of work that makes it, with the webhook deliveries it owes
+    (the outbox): the change, its event and its deliveries commit together, or none of them. It is
+    counted in the metrics once it has committed."""
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else None
-    uow.events.record(
+    event = uow.events.record(
         type_.value, at, account_id, subject or doc_id, detail, doc_id=doc_id, order_id=order_id, data=payload
     )
+    outbox.enqueue(uow, event, data)
+    reason = data.get("reason") if data else None
+    uow.after_commit(lambda: metrics.count_event(type_.value, reason if isinstance(reason, str) else None))
+
+
+def may_write_in_bulk(uow: UnitOfWork, *types: EventType) -> bool:
+    """Whether events of these types may be written set-based by a store statement instead of one
+    :func:`emit` each (the purge on PostgreSQL): only while no enabled webhook endpoint subscribes
+    to any of them, since their deliveries are owed per event and written by emit."""
+    wanted = {type_.value for type_ in types}
+    return not any(wanted & subscription.events for subscription in uow.webhooks.subscriptions())
+
+
+def count_bulk(uow: UnitOfWork, type_: EventType, count: int, reason: str | None = None) -> None:
+    """Count ``count`` events written set-based in the metrics, as emit counts each, once committed."""
+
+    def counted() -> None:
+        for _ in range(count):
+            metrics.count_event(type_.value, reason)
+
+    uow.after_commit(counted)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from eproc.services.events import EventType, emit
+from eproc.services.events import EventType, count_bulk, emit, may_write_in_bulk
 from eproc.services.hub import Hub
 
 
@@ -64,19 +64,25 @@ def _purge_documents(hub: Hub, *, expired: bool, now: datetime, processed_before
 
     On PostgreSQL a batch is one statement (the delete feeding the events' insert), which keeps
     a million-document purge in the database instead of in Python; these events are written as
-    :func:`~eproc.services.events.emit` would write them. Elsewhere each event goes through emit.
+    :func:`~eproc.services.events.emit` would write them, and counted in the metrics as it would.
+    Elsewhere, and whenever a webhook endpoint subscribes to these events (their deliveries are
+    written per event by emit), each event goes through emit.
     """
     reason = EXPIRED_REASON if expired else RETAINED_REASON
     data = json.dumps({"reason": reason}, ensure_ascii=False, sort_keys=True)
     events: list[tuple[str, str | None, str | None]] = [(EventType.DOCUMENT_PURGED.value, reason, data)]
+    types = [EventType.DOCUMENT_PURGED]
     if expired:
         events.insert(0, (EventType.DOCUMENT_EXPIRED.value, None, None))
+        types.insert(0, EventType.DOCUMENT_EXPIRED)
     purged = 0
     while True:
         with hub.unit_of_work() as uow:
-            if uow.documents.purges_in_one_statement:
+            if uow.documents.purges_in_one_statement and may_write_in_bulk(uow, *types):
                 count = uow.documents.purge_batch(expired=expired, now=now, processed_before=processed_before,
                                                   limit=batch_size, events=events)
+                for type_ in types:
+                    count_bulk(uow, type_, count, reason if type_ is EventType.DOCUMENT_PURGED else None)
             else:
                 batch = uow.documents.due_for_purge(expired=expired, now=now, processed_before=processed_before,
                                                     limit=batch_size)

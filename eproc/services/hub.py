@@ -20,6 +20,7 @@ from eproc.services.clock import Clock, SystemClock
 from eproc.services.credential_cache import CredentialCache
 from eproc.services.passwords import crypt_context
 from eproc.services.signing_keys import SigningKeys
+from eproc.services.smart_lockout import FamiliarTouches
 from eproc.services.throttle import AddressThrottle
 from eproc.store.db import Store
 from eproc.store.unit_of_work import UnitOfWork
@@ -35,6 +36,7 @@ class Hub:
     schemas: SchemaRegistry
     clock: Clock
     signing_keys: SigningKeys
+    familiar: FamiliarTouches
 
     def unit_of_work(self) -> UnitOfWork:
         return self.store.unit_of_work()
@@ -55,6 +57,20 @@ class Hub:
         """
         return str(self.crypt.hash("eproc-timing-equaliser"))
 
+    @cached_property
+    def failure_key(self) -> bytes:
+        """The key of the hashes that recognise a repeated wrong password (never stored as is).
+
+        ``EPROC_LOGIN_FAILURE_KEY`` when set, else derived from the API signing key every worker
+        shares through the database (made on first use: only a failed login needs it).
+        """
+        import hashlib
+        import hmac
+
+        configured = self.settings.login_failure_key
+        secret = configured or self.signing_keys.current()[1]
+        return hmac.new(secret.encode(), b"eproc login failure digests", hashlib.sha256).digest()
+
 
 def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
     store = Store.at(settings.database_url)
@@ -65,6 +81,7 @@ def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
         crypt=crypt_context(settings),
         credentials=CredentialCache(settings.credential_cache_seconds),
         throttle=AddressThrottle(
+            store,
             settings.login_address_failure_limit,
             settings.login_address_window_seconds,
             settings.login_lockout_seconds,
@@ -73,4 +90,5 @@ def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
         schemas=SchemaRegistry(Path(settings.schema_dir) / "ebis"),
         clock=clock,
         signing_keys=SigningKeys(settings.api_signing_key, store, clock),
+        familiar=FamiliarTouches(settings.login_familiar_touch_seconds),
     )

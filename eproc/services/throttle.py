@@ -1,31 +1,26 @@
-"""Failed logins per client address: a process-local sliding window with a growing lockout.
+"""Failed logins per client address, shared by every worker and machine through the database.
 
-The per-username lockout (``account.failed_logins`` / ``locked_until``) is durable and shared by
-every worker through the database; it is what protects one school's password. This limit is for
-the other attack, password spraying: one address trying a few passwords against many usernames,
-which no per-username counter sees.
+The per-account smart lockout (``smart_lockout.py``) protects one school's password. This limit is
+for the other attack, password spraying: one address trying a few passwords against many
+usernames, which no per-account counter sees. ``limit`` failures within a window of ``window``
+seconds (a fixed window from its first failure) refuse the address for a period that doubles with
+every further refusal, up to ``max_lockout`` seconds; attempts while refused are not counted.
 
-Why process-local and not a table: the check runs before every call, including the warm-cache
-calls that are most of FMS's traffic, and must cost nothing there; a table would add a read to
-every call and a write to every failure (failures already write their event). The price: each
-worker counts on its own, so an address is refused by every worker only after at most
-``workers x limit`` failures per window, and a restart forgets the counts. The defaults are set
-with that in mind, and the per-username lockout does not have this weakness. Memory is bounded:
-at most ``max_addresses`` are tracked, the least recently seen forgotten first.
+The counts live in the ``address_failure`` table, one upsert per failure, so the budget is the
+same with 1 or 16 workers and survives a restart. It costs nothing on a successful call: only
+failures write, and only calls that are not answered from the warm path read it. An address is
+never refused for an account it is familiar to (the school's own address, which may be shared by
+a local authority's schools), and failures against an account from its familiar addresses do not
+count here: that is what keeps one school's stale password from shutting out its neighbours.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from eproc.services.lockout import growing_lockout
-
-MAX_TRACKED_ADDRESSES = 10_000
+from eproc.services.lockout import growing_lockout, is_locked
+from eproc.store.db import Store
 
 
 def network_key(address: str | None) -> str | None:
@@ -49,77 +44,50 @@ def network_key(address: str | None) -> str | None:
     return str(ip)
 
 
-@dataclass
-class _Record:
-    failures: deque[float] = field(default_factory=deque)
-    blocked_until: float = 0.0
-    lockouts: int = 0
-    last_seen: float = 0.0
-
-
 class AddressThrottle:
     """``limit`` failures within ``window`` seconds refuse an address for a period that doubles
-    with every further lockout, up to ``max_lockout`` seconds."""
+    with every further refusal, up to ``max_lockout`` seconds (0 ``limit``: no limit)."""
 
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        lockout: float,
-        max_lockout: float,
-        *,
-        max_addresses: int = MAX_TRACKED_ADDRESSES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, store: Store, limit: int, window: float, lockout: float, max_lockout: float) -> None:
+        self._store = store
         self.limit = limit
         self.window = window
         self.lockout = lockout
         self.max_lockout = max_lockout
-        self._max_addresses = max_addresses
-        self._clock = clock
-        self._records: OrderedDict[str, _Record] = OrderedDict()
-        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.limit > 0
 
-    def is_blocked(self, key: str | None) -> bool:
+    def is_blocked(self, key: str | None, now: datetime) -> bool:
         if not self.enabled or key is None:
             return False
-        with self._lock:
-            record = self._records.get(key)
-            return record is not None and record.blocked_until > self._clock()
+        with self._store.unit_of_work() as uow:
+            return is_locked(uow.address_failures.blocked_until(key), now)
 
-    def record_failure(self, key: str | None) -> int | None:
-        """Count one failure; the lockout in seconds when this failure starts one, else None."""
+    def record_failure(self, key: str | None, now: datetime) -> int | None:
+        """Count one failure; the refusal in seconds when this failure starts one, else None."""
         if not self.enabled or key is None:
             return None
-        now = self._clock()
-        with self._lock:
-            record = self._records.get(key)
-            if record is None or now - max(record.last_seen, record.blocked_until) > max(self.window, self.max_lockout):
-                # Quiet for longer than any lockout lasts since the last one ended: start again.
-                record = _Record()
-                self._records[key] = record
-            self._records.move_to_end(key)
-            record.last_seen = now
-            while len(self._records) > self._max_addresses:
-                self._records.popitem(last=False)
-            if record.blocked_until > now:
-                return None  # already refused; attempts while refused do not lengthen the period
-            record.failures.append(now)
-            while record.failures and record.failures[0] <= now - self.window:
-                record.failures.popleft()
-            if len(record.failures) < self.limit:
-                return None
-            seconds = growing_lockout(self.lockout, self.max_lockout, record.lockouts)
-            record.lockouts += 1
-            record.blocked_until = now + seconds
-            record.failures.clear()
+        quiet_since = now - timedelta(seconds=max(self.window, self.max_lockout))
+        with self._store.unit_of_work() as uow:
+            failures = uow.address_failures.count_failure(
+                key, now, now - timedelta(seconds=self.window), quiet_since
+            )
+            seconds = None
+            if failures is not None and failures >= self.limit:
+                # The row is held by the upsert until commit: no other worker refuses it meanwhile.
+                seconds = growing_lockout(self.lockout, self.max_lockout, uow.address_failures.lockouts(key))
+                if not uow.address_failures.block(key, now, now + timedelta(seconds=seconds), self.limit):
+                    seconds = None
+                else:
+                    # Rare (once per refusal): a good moment to forget addresses long quiet.
+                    uow.address_failures.delete_quiet(quiet_since, now)
+            uow.commit()
             return seconds
 
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
+    def clear(self, key: str | None = None) -> int:
+        with self._store.unit_of_work() as uow:
+            removed = uow.address_failures.clear(key)
+            uow.commit()
+            return removed

@@ -11,6 +11,7 @@ from spyne import const as spyne_const
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.soap.soap11 import _parse_xml_string
 
+from eproc import logs
 from eproc.services.hub import Hub
 from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_envelope, response_parts
 from eproc.soap.faults import map_error
@@ -46,12 +47,15 @@ class AsmxOutput:
 
     def serialize(self, ctx: Any, message: Any) -> None:
         self.event_manager.fire_event("before_serialize", ctx)
+        if ctx.descriptor is not None:
+            logs.note(operation=ctx.descriptor.name)
         if ctx.out_error is not None:
             fault = map_error(ctx.out_error, ctx.app.hub.settings.faults)
             ctx.out_error = fault
             ctx.out_document = [fault_envelope(self.soap_version, fault.client_error, fault.message)]
         else:
             result = ctx.out_object[0] if ctx.out_object else None
+            logs.note(outcome="ok")
             # In pieces: spyne sends a list of byte strings as they are (Content-Length is their sum).
             ctx.out_document = response_parts(self.soap_version, ctx.descriptor.name, result)
         self.event_manager.fire_event("after_serialize", ctx)

@@ -19,6 +19,7 @@ from typing import Any
 
 from spyne.server.wsgi import WsgiApplication
 
+from eproc import logs
 from eproc.services.hub import Hub
 from eproc.soap.application import build_applications
 from eproc.soap.envelope import SOAP11, SOAP12, SoapVersion, fault_envelope
@@ -65,6 +66,7 @@ class SoapEndpoint:
         if method in ("GET", "HEAD"):
             return self._get(environ, start_response)
         if method != "POST":
+            logs.note(outcome="invalid_request")
             start_response("405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Type", "text/plain")])
             return [b"Use POST for SOAP requests and GET ?wsdl for the service description.\n"]
         version = self._soap_version(environ)
@@ -78,6 +80,7 @@ class SoapEndpoint:
         body = self._read_body(environ)
         if body is None:
             message = self.settings.faults.request_too_large.format(limit=self.settings.max_request_bytes)
+            logs.note(outcome="too_large")
             return self._fault(start_response, version, message, raw=True)
         charset = _charset(environ)
         problem = _charset_problem(body, charset) or _body_problem(body, charset)
@@ -93,11 +96,13 @@ class SoapEndpoint:
     def _get(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         query = environ.get("QUERY_STRING", "")
         if query.lower() in ("wsdl", "wsdl="):
+            logs.note(operation="wsdl")
             trusted = bool(self.settings.trusted_proxy_header)
             url = endpoint_url(environ, self.settings.service_path, trust_forwarded=trusted)
             body = self.wsdl.render(url)
             start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
             return [body]
+        logs.note(operation="info")
         text = (
             "eproc FMS web service.\n"
             f"Service description (WSDL): {self.settings.service_path}?wsdl\n"
@@ -157,6 +162,8 @@ class SoapEndpoint:
         raw: bool = False,
         status: str = "500 Internal Server Error",
     ) -> Iterable[bytes]:
+        if not raw:
+            logs.note(outcome="invalid_request")
         message = reason if raw else self.settings.faults.invalid_request.format(reason=reason)
         body = fault_envelope(version, True, message)
         start_response(status, [("Content-Type", version.content_type), ("Content-Length", str(len(body)))])

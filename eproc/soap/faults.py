@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 
 from spyne import Fault
 
+from eproc import logs
 from eproc.config import FaultMessages
 from eproc.services.errors import AuthenticationFailed, DocumentNotFound, InvalidDocument
 
@@ -51,26 +51,27 @@ def _one_line(reason: str) -> str:
     return re.sub(r"\s*[\r\n]+\s*", " ", reason).strip()
 
 
-def new_correlation_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
 def map_error(exc: BaseException, messages: FaultMessages) -> MappedFault:
-    """The fault for an exception raised while handling a call."""
+    """The fault for an exception raised while handling a call (and the call's outcome, for its
+    log line and the metrics)."""
     if isinstance(exc, MappedFault):
         return exc
     if isinstance(exc, AuthenticationFailed):
+        logs.note(outcome="auth_failed")
         return MappedFault(True, messages.authentication)
     if isinstance(exc, DocumentNotFound):
+        logs.note(outcome="not_found")
         return MappedFault(True, messages.document_not_exist.format(doc_id=_shown_doc_id(exc.doc_id)))
     if isinstance(exc, InvalidDocument):
+        logs.note(outcome="invalid_document")
         return MappedFault(True, messages.invalid_xml.format(reason=_one_line(exc.reason)))
     if isinstance(exc, InvalidRequest):
+        logs.note(outcome="invalid_request")
         return MappedFault(True, messages.invalid_request.format(reason=_one_line(exc.reason)))
     if isinstance(exc, Fault):
         return _map_spyne_fault(exc, messages)
-    correlation_id = new_correlation_id()
-    log.error("internal error [correlation id %s]", correlation_id, exc_info=exc)
+    # The request's correlation id (X-Request-Id), logged with the request's one line.
+    correlation_id = logs.internal_error(log, exc)
     return MappedFault(False, messages.internal.format(correlation_id=correlation_id))
 
 
@@ -86,9 +87,9 @@ _SPYNE_CLIENT_REASONS = {
 def _map_spyne_fault(fault: Fault, messages: FaultMessages) -> MappedFault:
     code = str(fault.faultcode or "")
     if not code.startswith("Client"):
-        correlation_id = new_correlation_id()
-        log.error("framework fault %s [correlation id %s]: %s", code, correlation_id, fault.faultstring)
+        correlation_id = logs.internal_error(log, fault, what=f"framework fault {code}")
         return MappedFault(False, messages.internal.format(correlation_id=correlation_id))
+    logs.note(outcome="invalid_request")
     reason = _SPYNE_CLIENT_REASONS.get(code) or readable_reason(str(fault.faultstring or code))
     if "XmlSyntaxError" in code or "XMLSyntaxError" in code:
         reason = f"the request is not well-formed XML: {reason}"

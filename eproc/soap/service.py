@@ -12,6 +12,7 @@ from typing import Any
 
 from spyne import Boolean, ComplexModel, DateTime, ServiceBase, Unicode, rpc
 
+from eproc import logs
 from eproc.ebis import decode_document
 from eproc.services import authentication, collection, intake
 from eproc.services.authentication import Principal
@@ -45,7 +46,9 @@ def _principal(ctx: Any) -> Principal:
     environ = getattr(ctx.transport, "req_env", None) or {}
     # A missing AuthHeader is a failed login like any other: counted, logged, the same fault.
     username, password = (header.Username, header.Password) if header is not None else (None, None)
-    return authentication.authenticate(ctx.app.hub, username, password, environ.get(CLIENT_ADDRESS_KEY))
+    principal = authentication.authenticate(ctx.app.hub, username, password, environ.get(CLIENT_ADDRESS_KEY))
+    logs.note(account=principal.username)  # the log line names who called; never the password
+    return principal
 
 
 class OtsService(ServiceBase):

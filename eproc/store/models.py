@@ -81,6 +81,8 @@ class Account(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A copy of the *familiar* login bucket (LoginBucket, bucket "familiar"): the school's own
+    # lockout, kept here so the warm login path needs one narrow read of this row only.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -208,3 +210,126 @@ class SigningKey(Base):
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
+
+
+class WebhookEndpoint(Base):
+    """A portal's subscription: where to POST which event types (of which accounts), signed how."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(Text)  # comma-separated event types
+    # Comma-separated account ids; None: every account (and the events that name none).
+    accounts: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))  # whsec_<base64>
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    # The token (by name) or "cli" that made it: who to ask about it.
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event owed to one endpoint, written in the transaction of the change itself.
+
+    Deleted with its event (retention) or its endpoint; ``message_id`` is the ``webhook-id`` every
+    attempt carries, so a receiver can de-duplicate.
+    """
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("event.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    # The exact body, made once: every retry sends the same bytes (only the timestamp header moves).
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Held by a worker while it sends; once passed, another worker may take it (a killed worker).
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        # The worker's claim walks (status, next attempt); the log, (endpoint, id).
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_endpoint", "endpoint_id", "id"),
+        Index("ix_webhook_delivery_event", "event_id"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: when, the answer's status (None: no answer), how long, what went wrong."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("webhook_delivery.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    worker: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
+class FamiliarAddress(Base):
+    """A client address (IPv4, or an IPv6 /64) an account has logged in from: *familiar* while
+    ``last_seen_at`` is within ``EPROC_LOGIN_FAMILIAR_DAYS``. Failures from familiar and
+    unfamiliar addresses are counted apart (``services/smart_lockout.py``)."""
+
+    __tablename__ = "familiar_address"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginBucket(Base):
+    """Failed logins against one account from its familiar or its unfamiliar addresses.
+
+    ``failures`` counts distinct wrong passwords (``recent_digests`` holds keyed hashes of the last
+    few, never a password); ``window_*`` is the hourly budget of guesses (unfamiliar bucket).
+    """
+
+    __tablename__ = "login_bucket"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(16), primary_key=True)  # "familiar" | "unfamiliar"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lock_reason: Mapped[str | None] = mapped_column(String(200))
+    recent_digests: Mapped[str] = mapped_column(String(400), default="")
+    window_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    window_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AddressFailure(Base):
+    """Failed logins from one client address, shared by every worker and machine (one upsert per
+    failure): ``failures`` within the window that started at ``window_started_at``."""
+
+    __tablename__ = "address_failure"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_address_failure_last_seen_at", "last_seen_at"),)

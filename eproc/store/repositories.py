@@ -13,20 +13,34 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Table,
+    and_,
     bindparam,
+    case,
     delete,
     false,
     func,
-    insert,
+    literal,
     or_,
     select,
     text,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
-from eproc.store.models import Account, ApiToken, Document, Event, ReceivedOrder, SigningKey
+from eproc.store.models import (
+    Account,
+    AddressFailure,
+    ApiToken,
+    Document,
+    Event,
+    FamiliarAddress,
+    LoginBucket,
+    ReceivedOrder,
+    SigningKey,
+    UtcDateTime,
+)
 
 
 class CredentialState(NamedTuple):
@@ -111,18 +125,6 @@ class AccountRepository:
         self._session.flush()
         self._session.refresh(account)
 
-    def count_failed_login(self, account: Account) -> int:
-        """``failed_logins = failed_logins + 1`` in the database, then the row re-read (and held).
-
-        Failures counted at the same moment by other workers are not lost, and the row stays locked
-        until commit, so a lockout decision made after this sees every failure before this one.
-        """
-        self._session.execute(
-            update(Account).where(Account.id == account.id).values(failed_logins=Account.failed_logins + 1)
-        )
-        self._session.refresh(account)
-        return account.failed_logins
-
 
 def credential_state(connection: Connection, username: str) -> CredentialState | None:
     """The warm login path's one narrow read, outside any session."""
@@ -150,13 +152,16 @@ class TokenState(NamedTuple):
     last_used_at: datetime | None
 
 
+# Built once: every API call runs it, and building the expression cost more than running it.
+_TOKEN_STATE = select(
+    ApiToken.id, ApiToken.name, ApiToken.permissions, ApiToken.accounts, ApiToken.expires_at,
+    ApiToken.revoked_at, ApiToken.last_used_at,
+).where(ApiToken.id == bindparam("token_id"))
+
+
 def token_state(connection: Connection, token_id: str) -> TokenState | None:
     """Every API call's one narrow read of its token, outside any session."""
-    query = select(
-        ApiToken.id, ApiToken.name, ApiToken.permissions, ApiToken.accounts, ApiToken.expires_at,
-        ApiToken.revoked_at, ApiToken.last_used_at,
-    ).where(ApiToken.id == token_id)
-    row = connection.execute(query).one_or_none()
+    row = connection.execute(_TOKEN_STATE, {"token_id": token_id}).one_or_none()
     return None if row is None else TokenState(*row)
 
 
@@ -222,8 +227,6 @@ _SET_PROCESSED = (
     .values(processed=bindparam("p_processed"), processed_at=bindparam("p_processed_at"))
 )
 _VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
-_events: Table = Event.__table__  # type: ignore[assignment]
-_RECORD_EVENT = insert(_events)
 
 
 class DocumentRepository:
@@ -443,6 +446,18 @@ class DocumentRepository:
         ).group_by(Document.account_id)
         return {row[0]: QueueCounts(*row[1:]) for row in self._session.execute(query)}
 
+    def queue_depth(self, now: datetime) -> tuple[int, int]:
+        """All accounts together: documents pending (never fetched, fetched but not processed).
+        For the metrics, read at every scrape: the range on ``expires_at`` keeps it to the last
+        expiry period's documents, however many processed ones are retained."""
+        pending = _pending(now)
+        query = select(
+            func.count().filter(pending & (Document.collect_count == 0)),
+            func.count().filter(pending & (Document.collect_count > 0)),
+        ).where(Document.expires_at > now)
+        waiting, collected = self._session.execute(query).one()
+        return int(waiting or 0), int(collected or 0)
+
 
 class OrderRepository:
     def __init__(self, session: Session) -> None:
@@ -536,15 +551,11 @@ class EventRepository:
         doc_id: str | None = None,
         order_id: int | None = None,
         data: str | None = None,
-    ) -> None:
-        # A Core INSERT, not an ORM object: no identity-map bookkeeping or flush planning per event.
-        # What the session still holds unflushed goes first, so the rows it refers to exist.
-        self._session.flush()
-        self._session.connection().execute(
-            _RECORD_EVENT,
-            {"type": type_, "at": at, "account_id": account_id, "subject": subject, "detail": detail,
-             "doc_id": doc_id, "order_id": order_id, "data": data},
-        )
+    ) -> Event:
+        event = Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
+                      order_id=order_id, data=data)
+        self._session.add(event)
+        return event
 
     def listing(
         self,
@@ -644,3 +655,137 @@ class SigningKeyRepository:
     def delete_all_but(self, kid: str) -> int:
         result = self._session.execute(delete(SigningKey).where(SigningKey.kid != kid))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _upsert(session: Session, model: type) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT`` that can take ``ON CONFLICT ... DO UPDATE`` (both backends spell it the same)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+class FamiliarAddressRepository:
+    """The addresses each account has logged in from (smart lockout's *familiar* addresses)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def is_familiar(self, account_id: int, address: str, seen_since: datetime) -> bool:
+        query = select(FamiliarAddress.last_seen_at).where(
+            FamiliarAddress.account_id == account_id, FamiliarAddress.address == address,
+            FamiliarAddress.last_seen_at >= seen_since,
+        )
+        return self._session.execute(query).first() is not None
+
+    def touch(self, account_id: int, address: str, now: datetime) -> None:
+        """Seen now: one upsert, whichever worker saw it first."""
+        statement = _upsert(self._session, FamiliarAddress).values(
+            account_id=account_id, address=address, first_seen_at=now, last_seen_at=now
+        )
+        self._session.execute(statement.on_conflict_do_update(
+            index_elements=["account_id", "address"], set_={"last_seen_at": literal(now, UtcDateTime())}
+        ))
+
+    def of_account(self, account_id: int) -> Sequence[FamiliarAddress]:
+        query = (select(FamiliarAddress).where(FamiliarAddress.account_id == account_id)
+                 .order_by(FamiliarAddress.last_seen_at.desc()))
+        return self._session.scalars(query).all()
+
+    def forget(self, account_id: int) -> int:
+        result = self._session.execute(delete(FamiliarAddress).where(FamiliarAddress.account_id == account_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def delete_seen_before(self, before: datetime) -> int:
+        result = self._session.execute(delete(FamiliarAddress).where(FamiliarAddress.last_seen_at < before))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class LoginBucketRepository:
+    """Failed logins per account and bucket (familiar or unfamiliar addresses)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, account_id: int, bucket: str) -> LoginBucket | None:
+        """The row as committed now (re-read even if this session holds an older copy)."""
+        query = (select(LoginBucket).where(LoginBucket.account_id == account_id, LoginBucket.bucket == bucket)
+                 .execution_options(populate_existing=True))
+        return self._session.scalars(query).one_or_none()
+
+    def of_account(self, account_id: int) -> Sequence[LoginBucket]:
+        query = select(LoginBucket).where(LoginBucket.account_id == account_id).order_by(LoginBucket.bucket)
+        return self._session.scalars(query).all()
+
+    def add(self, bucket: LoginBucket) -> None:
+        self._session.add(bucket)
+
+    def clear(self, account_id: int) -> None:
+        self._session.execute(delete(LoginBucket).where(LoginBucket.account_id == account_id))
+
+
+class AddressFailureRepository:
+    """Failed logins per client address, shared by every worker and machine."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def blocked_until(self, address: str) -> datetime | None:
+        query = select(AddressFailure.blocked_until).where(AddressFailure.address == address)
+        return self._session.execute(query).scalar_one_or_none()
+
+    def count_failure(self, address: str, now: datetime, window_start: datetime, quiet_since: datetime) -> int | None:
+        """One failure more, in one upsert; the failures in the current window, or None when the
+        address is refused already (attempts while refused are not counted).
+
+        A window that started before ``window_start`` is over: the count starts again at 1. An
+        address quiet since ``quiet_since`` (no failure, no refusal running) starts its growing
+        refusals from the shortest again.
+        """
+        table = AddressFailure.__table__
+        at = literal(now, UtcDateTime())
+        over = table.c.window_started_at < window_start
+        quiet = and_(table.c.last_seen_at < quiet_since,
+                     or_(table.c.blocked_until.is_(None), table.c.blocked_until < quiet_since))
+        statement = _upsert(self._session, AddressFailure).values(
+            address=address, failures=1, window_started_at=now, blocked_until=None, lockouts=0, last_seen_at=now
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["address"],
+            set_={
+                "failures": case((over, 1), else_=table.c.failures + 1),
+                "window_started_at": case((over, at), else_=table.c.window_started_at),
+                "lockouts": case((quiet, 0), else_=table.c.lockouts),
+                "last_seen_at": at,
+            },
+            where=or_(table.c.blocked_until.is_(None), table.c.blocked_until <= now),
+        ).returning(table.c.failures)
+        return self._session.execute(upsert).scalar_one_or_none()
+
+    def lockouts(self, address: str) -> int:
+        query = select(AddressFailure.lockouts).where(AddressFailure.address == address)
+        return int(self._session.execute(query).scalar_one_or_none() or 0)
+
+    def block(self, address: str, now: datetime, until: datetime, limit: int) -> bool:
+        """Refuse the address until ``until`` if it has reached ``limit`` failures and is not refused
+        already; True for the one worker that did it."""
+        statement = (
+            update(AddressFailure)
+            .where(AddressFailure.address == address, AddressFailure.failures >= limit,
+                   or_(AddressFailure.blocked_until.is_(None), AddressFailure.blocked_until <= now))
+            .values(blocked_until=until, lockouts=AddressFailure.lockouts + 1, failures=0)
+        )
+        return bool(self._session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+    def clear(self, address: str | None = None) -> int:
+        statement = delete(AddressFailure)
+        if address is not None:
+            statement = statement.where(AddressFailure.address == address)
+        return int(self._session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+
+    def delete_quiet(self, quiet_since: datetime, now: datetime) -> int:
+        """Forget addresses with no failure since ``quiet_since`` and no refusal running."""
+        statement = delete(AddressFailure).where(
+            AddressFailure.last_seen_at < quiet_since,
+            or_(AddressFailure.blocked_until.is_(None), AddressFailure.blocked_until <= now),
+        )
+        return int(self._session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ The database's refusals of a duplicate key become the domain's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError
@@ -16,12 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from eproc.services.errors import Conflict
 from eproc.store.repositories import (
     AccountRepository,
+    AddressFailureRepository,
     DocumentRepository,
     EventRepository,
+    FamiliarAddressRepository,
+    LoginBucketRepository,
     OrderRepository,
     SigningKeyRepository,
     TokenRepository,
 )
+from eproc.store.webhooks import WebhookRepository
 
 
 class UnitOfWork:
@@ -31,6 +36,10 @@ class UnitOfWork:
     events: EventRepository
     tokens: TokenRepository
     signing_keys: SigningKeyRepository
+    webhooks: WebhookRepository
+    familiar_addresses: FamiliarAddressRepository
+    login_buckets: LoginBucketRepository
+    address_failures: AddressFailureRepository
 
     def __init__(self, sessions: sessionmaker[Session], shared: Session | None = None) -> None:
         self._sessions = sessions
@@ -38,6 +47,7 @@ class UnitOfWork:
         # call's to close, so that the credential read and the operation use one connection.
         self._shared = shared
         self._session: Session | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         session = self._shared if self._shared is not None else self._sessions()
@@ -48,6 +58,10 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.tokens = TokenRepository(session)
         self.signing_keys = SigningKeyRepository(session)
+        self.webhooks = WebhookRepository(session)
+        self.familiar_addresses = FamiliarAddressRepository(session)
+        self.login_buckets = LoginBucketRepository(session)
+        self.address_failures = AddressFailureRepository(session)
         return self
 
     def __exit__(
@@ -68,6 +82,7 @@ class UnitOfWork:
             else:
                 # Detached as close() would: the next unit of work of the call reads afresh.
                 session.expunge_all()
+            self._after_commit = []
         if isinstance(error, IntegrityError):
             # A flush inside a repository call hit a unique key: say so in the domain's words.
             raise Conflict("a concurrent change took the same key first") from None
@@ -77,6 +92,14 @@ class UnitOfWork:
             self._require().commit()
         except IntegrityError:
             raise Conflict("a concurrent change took the same key first") from None
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once what has been done so far is committed (never if it is rolled
+        back): the metrics count only changes that happened."""
+        self._after_commit.append(callback)
 
     def _require(self) -> Session:
         if self._session is None:

@@ -1,7 +1,7 @@
 """purge index: the purge's batch selects walk an index to the first rows due
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-02 15:50:00
 
 A purge batch is "documents unprocessed and past expiry" or "processed before the retention
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -33,7 +33,9 @@ def throwaway_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 def _drop(database_url: str, table: str) -> None:
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE {table}"))
+        # CASCADE on PostgreSQL: the webhook outbox's foreign key to event would refuse it otherwise.
+        cascade = " CASCADE" if database_url.startswith("postgresql") else ""
+        connection.execute(text(f"DROP TABLE {table}{cascade}"))
     engine.dispose()
 
 

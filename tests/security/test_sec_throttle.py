@@ -1,7 +1,10 @@
-"""Failed-login limits by client address: a sliding window per worker, a growing refusal, IPv6 counted
-by /64, the proxy header believed only when configured; refusals read exactly as a wrong password."""
+"""Failed-login limits by client address: a window shared by every worker, a growing refusal, IPv6
+counted by /64, the proxy header believed only when configured; refusals read exactly as a wrong
+password."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sec_support import AUTH_FAULT, auth_header, call, envelope, events_of, new_school, post
@@ -16,58 +19,67 @@ from eproc.soap.endpoint import client_address
 PASSWORD = "throttle-test-password-1"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
-def test_the_limit_within_the_window_refuses_an_address() -> None:
-    clock = Clock()
-    throttle = AddressThrottle(3, 60, 10, 100, clock=clock)
-    assert throttle.record_failure("192.0.2.1") is None
-    assert throttle.record_failure("192.0.2.1") is None
-    assert not throttle.is_blocked("192.0.2.1")
-    assert throttle.record_failure("192.0.2.1") == 10
-    assert throttle.is_blocked("192.0.2.1")
-    assert not throttle.is_blocked("192.0.2.2")
-    clock.now += 10.5
-    assert not throttle.is_blocked("192.0.2.1")
+def throttle_of(hub: Hub, limit: int, window: float, lockout: float, max_lockout: float) -> AddressThrottle:
+    return AddressThrottle(hub.store, limit, window, lockout, max_lockout)
 
 
-def test_failures_slide_out_of_the_window() -> None:
-    clock = Clock()
-    throttle = AddressThrottle(3, 60, 10, 100, clock=clock)
-    for _ in range(2):
-        throttle.record_failure("192.0.2.1")
-        clock.now += 40
-    assert throttle.record_failure("192.0.2.1") is None  # the first has left the window
-    assert not throttle.is_blocked("192.0.2.1")
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
 
 
-def test_refusals_grow_and_stop_at_the_maximum() -> None:
-    clock = Clock()
-    throttle = AddressThrottle(2, 60, 10, 100, clock=clock)
+def test_the_limit_within_the_window_refuses_an_address(hub: Hub) -> None:
+    throttle = throttle_of(hub, 3, 60, 10, 100)
+    assert throttle.record_failure("192.0.2.1", at(0)) is None
+    assert throttle.record_failure("192.0.2.1", at(1)) is None
+    assert not throttle.is_blocked("192.0.2.1", at(1))
+    assert throttle.record_failure("192.0.2.1", at(2)) == 10
+    assert throttle.is_blocked("192.0.2.1", at(2))
+    assert not throttle.is_blocked("192.0.2.2", at(2))
+    assert not throttle.is_blocked("192.0.2.1", at(12.5))
+
+
+def test_the_count_is_shared_by_every_worker(hub: Hub) -> None:
+    """Changed with issue 11: each worker used to count on its own (workers x limit per window)."""
+    workers = [throttle_of(build_hub(hub.settings), 3, 60, 10, 100) for _ in range(3)]
+    assert [w.record_failure("192.0.2.1", at(n)) for n, w in enumerate(workers)] == [None, None, 10]
+    assert all(w.is_blocked("192.0.2.1", at(3)) for w in workers)
+
+
+def test_failures_leave_with_their_window(hub: Hub) -> None:
+    """A fixed window from its first failure (it was a sliding one per worker before issue 11)."""
+    throttle = throttle_of(hub, 3, 60, 10, 100)
+    throttle.record_failure("192.0.2.1", at(0))
+    throttle.record_failure("192.0.2.1", at(40))
+    assert throttle.record_failure("192.0.2.1", at(80)) is None  # a new window started at 80
+    assert not throttle.is_blocked("192.0.2.1", at(80))
+
+
+def test_refusals_grow_and_stop_at_the_maximum(hub: Hub) -> None:
+    throttle = throttle_of(hub, 2, 60, 10, 100)
     periods = []
+    now = 0.0
     for _ in range(6):
-        throttle.record_failure("192.0.2.1")
-        periods.append(throttle.record_failure("192.0.2.1"))
-        assert throttle.record_failure("192.0.2.1") is None  # while refused, nothing more is counted
-        clock.now += periods[-1] + 1  # type: ignore[operator]
+        throttle.record_failure("192.0.2.1", at(now))
+        periods.append(throttle.record_failure("192.0.2.1", at(now)))
+        assert throttle.record_failure("192.0.2.1", at(now)) is None  # while refused, nothing more is counted
+        now += periods[-1] + 1  # type: ignore[operator]
     assert periods == [10, 20, 40, 80, 100, 100]
-    clock.now += 1000  # quiet for longer than any refusal: the next one starts small again
-    throttle.record_failure("192.0.2.1")
-    assert throttle.record_failure("192.0.2.1") == 10
+    now += 1000  # quiet for longer than any refusal: the next one starts small again
+    throttle.record_failure("192.0.2.1", at(now))
+    assert throttle.record_failure("192.0.2.1", at(now)) == 10
 
 
-def test_memory_is_bounded_by_the_number_of_tracked_addresses() -> None:
-    throttle = AddressThrottle(5, 60, 10, 100, max_addresses=1000)
-    for n in range(5000):
-        throttle.record_failure(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
-    assert len(throttle._records) == 1000  # noqa: SLF001
-    assert AddressThrottle(0, 60, 10, 100).record_failure("192.0.2.1") is None  # 0 turns it off
+def test_addresses_long_quiet_are_forgotten_and_zero_turns_it_off(hub: Hub) -> None:
+    throttle = throttle_of(hub, 2, 60, 10, 100)
+    for n in range(50):
+        throttle.record_failure(f"10.0.0.{n}", at(0))
+    throttle.record_failure("192.0.2.1", at(1000))
+    assert throttle.record_failure("192.0.2.1", at(1000)) == 10  # a refusal starts: a moment to tidy up
+    assert throttle.clear() == 1  # only the refused address was left
+    assert throttle_of(hub, 0, 60, 10, 100).record_failure("192.0.2.1", at(0)) is None  # 0 turns it off
 
 
 @pytest.mark.parametrize(
@@ -167,8 +179,7 @@ def test_the_proxy_header_decides_the_address_only_when_configured(database_url:
     env = {"EPROC_LOGIN_ADDRESS_FAILURE_LIMIT": "3"}
     if trusted:
         env["EPROC_TRUSTED_PROXY_HEADER"] = "X-Forwarded-For"
-    # One application (one worker's worth): the limit is counted per worker process. Every request
-    # comes from the peer 127.0.0.1, as it does through a proxy on the same host.
+    # Every request comes from the peer 127.0.0.1, as it does through a proxy on the same host.
     server = in_process_service(make_settings(database_url, **env))
     for n in range(3):
         reply = call(
