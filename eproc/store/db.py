@@ -20,7 +20,7 @@ from eproc.store.repositories import (
     credential_state,
     token_state,
 )
-from eproc.store.unit_of_work import UnitOfWork
+from eproc.store.unit_of_work import CallSession, UnitOfWork
 
 T = TypeVar("T")
 # A pooled connection unused for longer than this is pinged when it is next checked out; one in
@@ -28,7 +28,7 @@ T = TypeVar("T")
 IDLE_PING_SECONDS = 30.0
 # The session of the FMS call being served (see Store.call), shared by its credential read and
 # its unit of work.
-_CALL_SESSION: ContextVar[Session | None] = ContextVar("eproc_call_session", default=None)
+_CALL_SESSION: ContextVar[CallSession | None] = ContextVar("eproc_call_session", default=None)
 
 
 def make_engine(url: str) -> Engine:
@@ -129,7 +129,7 @@ class Store:
             yield
             return
         session = self._sessions()
-        token = _CALL_SESSION.set(session)
+        token = _CALL_SESSION.set(CallSession(session))
         try:
             yield
         finally:
@@ -145,9 +145,9 @@ class Store:
         """The warm login path's one narrow read: inside :meth:`call`, the first statement of the
         call's transaction; outside, one read on its own session. Retried once on a fresh
         connection if the pooled one was dropped."""
-        session = _CALL_SESSION.get()
-        if session is not None:
-            return _retry_if_dropped(session, lambda connection: credential_state(connection, username))
+        call = _CALL_SESSION.get()
+        if call is not None and not call.busy:
+            return _retry_if_dropped(call.session, lambda connection: credential_state(connection, username))
         return self._autocommit_read(lambda connection: credential_state(connection, username))
 
     def token_state(self, token_id: str) -> tuple[TokenState | None, list[int]]:
