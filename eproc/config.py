@@ -91,7 +91,7 @@ class Settings:
     login_address_window_seconds: int = 600
     trusted_proxy_header: str = ""
     index_xslt: str = ""
-    purge_batch_size: int = 500
+    purge_batch_size: int = 5000
     # Comma-separated secrets for the portal API's tokens (the first signs); empty: keys are made
     # and kept in the database, so every worker and machine shares them with no set-up.
     api_signing_key: str = ""

@@ -13,7 +13,6 @@ from eproc.services.authentication import Principal
 from eproc.services.errors import DocumentNotFound
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
-from eproc.store.unit_of_work import UnitOfWork
 
 MAX_DOC_ID_LENGTH = 100
 DOC_ID_PATTERN = re.compile(rf"[!-~]{{1,{MAX_DOC_ID_LENGTH}}}")
@@ -46,27 +45,22 @@ def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> li
     return [IndexEntry(*row) for row in rows]
 
 
-def _own_document_id(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) -> int:
-    """The caller's own visible document. Unknown, expired and another account's ids fail alike:
-    one query, one message, so neither wording nor timing tells them apart."""
-    document_id = None
-    # DocIDs are printable ASCII without spaces; anything else (a NUL, which PostgreSQL refuses
-    # outright) cannot name a document, so it is not sent to the database at all.
-    if doc_id and DOC_ID_PATTERN.fullmatch(doc_id):
-        document_id = uow.documents.visible_id(principal.account_id, doc_id, now)
-    if document_id is None:
-        raise DocumentNotFound(doc_id or "")
-    return document_id
+def _well_formed(doc_id: str) -> bool:
+    """DocIDs are printable ASCII without spaces; anything else (a NUL, which PostgreSQL refuses
+    outright) cannot name a document, so it is not sent to the database at all."""
+    return bool(doc_id) and DOC_ID_PATTERN.fullmatch(doc_id) is not None
 
 
 def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
     """The document's bytes exactly as queued; records the collection, never the processed flag."""
     now = hub.now()
     with hub.unit_of_work() as uow:
-        document_id = _own_document_id(uow, principal, doc_id, now)
-        uow.documents.record_collection(document_id, now)
+        # One statement finds the caller's own visible document, counts the collection and reads
+        # the bytes; unknown, expired and another account's ids fail alike.
+        data = uow.documents.collect(principal.account_id, doc_id, now) if _well_formed(doc_id) else None
+        if data is None:
+            raise DocumentNotFound(doc_id or "")
         emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
-        data = uow.documents.xml_of(document_id)
         uow.commit()
     return data
 
@@ -78,8 +72,11 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
     """
     now = hub.now()
     with hub.unit_of_work() as uow:
-        document_id = _own_document_id(uow, principal, doc_id, now)
-        changed = uow.documents.set_processed(document_id, processed, now)
+        changed = None
+        if _well_formed(doc_id):
+            changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now)
+        if changed is None:
+            raise DocumentNotFound(doc_id or "")
         if changed:
             kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
             emit(uow, kind, now, account_id=principal.account_id, doc_id=doc_id)

@@ -124,6 +124,24 @@ def emit(
     uow.after_commit(lambda: metrics.count_event(type_.value, reason if isinstance(reason, str) else None))
 
 
+def may_write_in_bulk(uow: UnitOfWork, *types: EventType) -> bool:
+    """Whether events of these types may be written set-based by a store statement instead of one
+    :func:`emit` each (the purge on PostgreSQL): only while no enabled webhook endpoint subscribes
+    to any of them, since their deliveries are owed per event and written by emit."""
+    wanted = {type_.value for type_ in types}
+    return not any(wanted & subscription.events for subscription in uow.webhooks.subscriptions())
+
+
+def count_bulk(uow: UnitOfWork, type_: EventType, count: int, reason: str | None = None) -> None:
+    """Count ``count`` events written set-based in the metrics, as emit counts each, once committed."""
+
+    def counted() -> None:
+        for _ in range(count):
+            metrics.count_event(type_.value, reason)
+
+    uow.after_commit(counted)
+
+
 @dataclass(frozen=True)
 class EventRecord:
     id: int

@@ -3,10 +3,11 @@ received orders and events past their own retention periods."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from eproc.services.events import EventType, emit
+from eproc.services.events import EventType, count_bulk, emit, may_write_in_bulk
 from eproc.services.hub import Hub
 
 
@@ -42,22 +43,9 @@ def purge(hub: Hub, *, dry_run: bool = False) -> PurgeResult:
             orders = uow.orders.count_received_before(orders_before) if orders_before else 0
             events = uow.events.count_before(events_before) if events_before else 0
         return PurgeResult(expired, processed, True, orders, events)
-    while True:
-        with hub.unit_of_work() as uow:
-            batch = uow.documents.purgeable(now, processed_before, batch_size)
-            if not batch:
-                break
-            for candidate in batch:
-                reason = "processed, past retention" if candidate.processed else "expired uncollected"
-                if not candidate.processed:
-                    emit(uow, EventType.DOCUMENT_EXPIRED, now, account_id=candidate.account_id,
-                         doc_id=candidate.doc_id)
-                emit(uow, EventType.DOCUMENT_PURGED, now, account_id=candidate.account_id, doc_id=candidate.doc_id,
-                     detail=reason, data={"reason": reason})
-                processed += candidate.processed
-                expired += not candidate.processed
-            uow.documents.delete([candidate.id for candidate in batch])
-            uow.commit()
+    expired = _purge_documents(hub, expired=True, now=now, processed_before=processed_before, batch_size=batch_size)
+    processed = _purge_documents(hub, expired=False, now=now, processed_before=processed_before,
+                                 batch_size=batch_size)
     orders = _purge_in_batches(hub, orders_before, batch_size, "orders")
     # Last, so that the document.purged events just written (at now) are never among them.
     events = _purge_in_batches(hub, events_before, batch_size, "events")
@@ -76,6 +64,53 @@ def _forget_login_history(hub: Hub, now: datetime) -> None:
         uow.commit()
 
 
+EXPIRED_REASON = "expired uncollected"
+RETAINED_REASON = "processed, past retention"
+
+
+def _purge_documents(hub: Hub, *, expired: bool, now: datetime, processed_before: datetime, batch_size: int) -> int:
+    """One kind of due document, a bounded batch per short transaction, each logged as it goes:
+    ``document.expired`` then ``document.purged`` for one never processed, ``document.purged``
+    for one processed. An interrupted purge loses nothing, since each batch logs and deletes
+    together.
+
+    On PostgreSQL a batch is one statement (the delete feeding the events' insert), which keeps
+    a million-document purge in the database instead of in Python; these events are written as
+    :func:`~eproc.services.events.emit` would write them, and counted in the metrics as it would.
+    Elsewhere, and whenever a webhook endpoint subscribes to these events (their deliveries are
+    written per event by emit), each event goes through emit.
+    """
+    reason = EXPIRED_REASON if expired else RETAINED_REASON
+    data = json.dumps({"reason": reason}, ensure_ascii=False, sort_keys=True)
+    events: list[tuple[str, str | None, str | None]] = [(EventType.DOCUMENT_PURGED.value, reason, data)]
+    types = [EventType.DOCUMENT_PURGED]
+    if expired:
+        events.insert(0, (EventType.DOCUMENT_EXPIRED.value, None, None))
+        types.insert(0, EventType.DOCUMENT_EXPIRED)
+    purged = 0
+    while True:
+        with hub.unit_of_work() as uow:
+            if uow.documents.purges_in_one_statement and may_write_in_bulk(uow, *types):
+                count = uow.documents.purge_batch(expired=expired, now=now, processed_before=processed_before,
+                                                  limit=batch_size, events=events)
+                for type_ in types:
+                    count_bulk(uow, type_, count, reason if type_ is EventType.DOCUMENT_PURGED else None)
+            else:
+                batch = uow.documents.due_for_purge(expired=expired, now=now, processed_before=processed_before,
+                                                    limit=batch_size)
+                for candidate in batch:
+                    if expired:
+                        emit(uow, EventType.DOCUMENT_EXPIRED, now, account_id=candidate.account_id,
+                             doc_id=candidate.doc_id)
+                    emit(uow, EventType.DOCUMENT_PURGED, now, account_id=candidate.account_id,
+                         doc_id=candidate.doc_id, detail=reason, data={"reason": reason})
+                count = uow.documents.delete([candidate.id for candidate in batch]) if batch else 0
+            if not count:
+                return purged
+            uow.commit()
+            purged += count
+
+
 def _cutoff(now: datetime, days: int) -> datetime | None:
     return now - timedelta(days=days) if days > 0 else None
 
@@ -88,11 +123,10 @@ def _purge_in_batches(hub: Hub, before: datetime | None, batch_size: int, table:
     while True:
         with hub.unit_of_work() as uow:
             if table == "orders":
-                ids = uow.orders.ids_received_before(before, batch_size)
-                removed += uow.orders.delete(ids) if ids else 0
+                count = uow.orders.delete_received_before(before, batch_size)
             else:
-                ids = uow.events.ids_before(before, batch_size)
-                removed += uow.events.delete(ids) if ids else 0
-            if not ids:
+                count = uow.events.delete_before(before, batch_size)
+            if not count:
                 return removed
             uow.commit()
+            removed += count

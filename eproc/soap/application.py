@@ -13,7 +13,7 @@ from spyne.protocol.soap.soap11 import _parse_xml_string
 
 from eproc import logs
 from eproc.services.hub import Hub
-from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_envelope, response_envelope
+from eproc.soap.envelope import SERVICE_NS, SOAP11, SOAP12, SoapVersion, fault_envelope, response_parts
 from eproc.soap.faults import map_error
 from eproc.soap.index import IndexWriter
 from eproc.soap.service import OtsService
@@ -52,15 +52,16 @@ class AsmxOutput:
         if ctx.out_error is not None:
             fault = map_error(ctx.out_error, ctx.app.hub.settings.faults)
             ctx.out_error = fault
-            ctx.out_document = fault_envelope(self.soap_version, fault.client_error, fault.message)
+            ctx.out_document = [fault_envelope(self.soap_version, fault.client_error, fault.message)]
         else:
             result = ctx.out_object[0] if ctx.out_object else None
             logs.note(outcome="ok")
-            ctx.out_document = response_envelope(self.soap_version, ctx.descriptor.name, result)
+            # In pieces: spyne sends a list of byte strings as they are (Content-Length is their sum).
+            ctx.out_document = response_parts(self.soap_version, ctx.descriptor.name, result)
         self.event_manager.fire_event("after_serialize", ctx)
 
     def create_out_string(self, ctx: Any, charset: Any = None) -> None:
-        ctx.out_string = [ctx.out_document]
+        ctx.out_string = ctx.out_document
 
     def fault_to_http_response_code(self, fault: Any) -> str:
         return "500 Internal Server Error"
@@ -137,7 +138,9 @@ class EprocApplication(Application):
 
     def call_wrapper(self, ctx: Any) -> Any:
         try:
-            return super().call_wrapper(ctx)
+            # One connection and one transaction for the call's credential read and its operation.
+            with self.hub.store.call():
+                return super().call_wrapper(ctx)
         except Exception as exc:  # noqa: BLE001 - every error becomes a worded fault, never a trace
             raise map_error(exc, self.hub.settings.faults) from None
 

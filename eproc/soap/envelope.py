@@ -52,6 +52,26 @@ def escape_text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;")
 
 
+# The C0 controls XML cannot carry, as UTF-8 bytes: below 0x80 a byte is only ever itself.
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x9, 0xA, 0xD))
+# U+FFFE and U+FFFF in UTF-8, the only other characters escape_text drops that valid UTF-8 holds.
+_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+
+
+def escape_text_utf8(value: str) -> bytes:
+    """``escape_text(value).encode("utf-8")``, escaping the encoded bytes instead: one copy fewer
+    of a 10 MB document and no regular-expression pass over it (the controls go by
+    ``bytes.translate``). Text with a lone surrogate or U+FFFE/U+FFFF takes the general path."""
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escape_text drops it
+        return escape_text(value).encode("utf-8")
+    if not value.isascii() and any(marker in data for marker in _NONCHARACTERS):
+        return escape_text(value).encode("utf-8")
+    data = data.translate(None, _CONTROL_BYTES)
+    return data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;").replace(b"\r", b"&#xD;")
+
+
 def format_value(value: object) -> str:
     """xs:boolean as ``true``/``false``; strings as they are."""
     if isinstance(value, bool):
@@ -59,16 +79,20 @@ def format_value(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def response_parts(version: SoapVersion, operation: str, result: object) -> list[bytes]:
+    """:func:`response_envelope` in pieces: the escaped result is sent as it is, never copied
+    into one joined body (a 10 MB FetchDoc would otherwise hold it twice more)."""
+    head = DECLARATION + version.open_envelope
+    if result is None:
+        return [(head + f'<{operation}Response xmlns="{SERVICE_NS}" />' + CLOSE_ENVELOPE).encode("utf-8")]
+    opening = f'{head}<{operation}Response xmlns="{SERVICE_NS}"><{operation}Result>'
+    closing = f"</{operation}Result></{operation}Response>{CLOSE_ENVELOPE}"
+    return [opening.encode("utf-8"), escape_text_utf8(format_value(result)), closing.encode("utf-8")]
+
+
 def response_envelope(version: SoapVersion, operation: str, result: object) -> bytes:
     """``<OpResponse xmlns="ots"><OpResult>value</OpResult></OpResponse>`` in a SOAP envelope."""
-    if result is None:
-        payload = f'<{operation}Response xmlns="{SERVICE_NS}" />'
-    else:
-        payload = (
-            f'<{operation}Response xmlns="{SERVICE_NS}"><{operation}Result>'
-            f"{escape_text(format_value(result))}</{operation}Result></{operation}Response>"
-        )
-    return (DECLARATION + version.open_envelope + payload + CLOSE_ENVELOPE).encode("utf-8")
+    return b"".join(response_parts(version, operation, result))
 
 
 def fault_envelope(version: SoapVersion, client_error: bool, message: str) -> bytes:

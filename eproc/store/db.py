@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from eproc.store import guards
 from eproc.store.condition import Condition, condition, explain, row_counts
@@ -20,7 +22,15 @@ from eproc.store.repositories import (
     credential_state,
     token_state,
 )
-from eproc.store.unit_of_work import UnitOfWork
+from eproc.store.unit_of_work import CallSession, UnitOfWork
+
+T = TypeVar("T")
+# A pooled connection unused for longer than this is pinged when it is next checked out; one in
+# steady use is not (a ping per checkout was a round trip on every FMS call).
+IDLE_PING_SECONDS = 30.0
+# The session of the FMS call being served (see Store.call), shared by its credential read and
+# its unit of work.
+_CALL_SESSION: ContextVar[CallSession | None] = ContextVar("eproc_call_session", default=None)
 
 
 def make_engine(url: str, timeouts: DatabaseTimeouts = DatabaseTimeouts()) -> Engine:
@@ -46,13 +56,55 @@ def _create(url: str, timeouts: DatabaseTimeouts) -> Engine:
             cursor.close()
 
         return engine
-    # pre_ping: a connection dropped by a database restart is replaced before use, so FMS is not
-    # turned away after one. hide_parameters: errors logged by SQLAlchemy never carry usernames,
-    # DocIDs or hashes.
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True,
+    # No pool_pre_ping: it cost a round trip on every checkout, i.e. on every FMS call. A connection
+    # dropped by a database restart is found instead by the idle ping below (after a quiet spell)
+    # or by the first read of a call, which is retried once on a fresh connection
+    # (Store.credential_state, Store.token_state). hide_parameters: errors logged by SQLAlchemy
+    # never carry usernames, DocIDs or hashes.
+    engine = create_engine(
+        url, pool_size=5, max_overflow=10, hide_parameters=True,
         connect_args=guards.connect_args(url, timeouts), pool_timeout=timeouts.connect + timeouts.statement,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only when it has been idle a while (SQLAlchemy's
+    "pessimistic disconnect handling" recipe, limited to connections likely to have gone stale)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["eproc_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("eproc_checked_in")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as error:  # noqa: BLE001 - any failure means: use another connection
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError() from error
+
+
+def _retry_if_dropped(session: Session, read: Callable[[Connection], T]) -> T:
+    """Run a read as the first statement of ``session``'s transaction; if the pooled connection
+    turns out to have been dropped (a database restart, an administrator's kill), run it once more
+    on a fresh one. Safe because nothing else was sent in that transaction and a read changes
+    nothing; on a disconnect SQLAlchemy also recycles every other connection of the pool."""
+    first = not session.in_transaction()
+    try:
+        return read(session.connection())
+    except exc.DBAPIError as error:
+        if not (first and error.connection_invalidated):
+            raise
+        session.rollback()
+        return read(session.connection())
 
 
 _ENGINES: dict[tuple[str, DatabaseTimeouts], Engine] = {}
@@ -87,7 +139,27 @@ class Store:
         return cls(engine_for(url, timeouts))
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, shared=_CALL_SESSION.get())
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        """Serve one FMS call on one connection in one transaction.
+
+        Within it, the warm credential read and the operation's unit of work share one session:
+        one pool checkout, and the credential version is read in the transaction the operation
+        commits. Nested use joins the outer call. Whatever a unit of work left uncommitted is
+        rolled back at the end.
+        """
+        if _CALL_SESSION.get() is not None:
+            yield
+            return
+        session = self._sessions()
+        token = _CALL_SESSION.set(CallSession(session))
+        try:
+            yield
+        finally:
+            _CALL_SESSION.reset(token)
+            session.close()
 
     @contextmanager
     def _autocommit(self) -> Iterator[Connection]:
@@ -95,18 +167,36 @@ class Store:
             yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def credential_state(self, username: str) -> CredentialState | None:
-        """One narrow read in autocommit mode: no session and no BEGIN/COMMIT, so on PostgreSQL a
-        single round trip. Only for the warm login path, whose answer needs no transaction."""
-        with self._autocommit() as connection:
-            return credential_state(connection, username)
+        """The warm login path's one narrow read: inside :meth:`call`, the first statement of the
+        call's transaction; outside, one read on its own session. Retried once on a fresh
+        connection if the pooled one was dropped."""
+        call = _CALL_SESSION.get()
+        if call is not None and not call.busy:
+            return _retry_if_dropped(call.session, lambda connection: credential_state(connection, username))
+        return self._autocommit_read(lambda connection: credential_state(connection, username))
 
     def token_state(self, token_id: str) -> tuple[TokenState | None, list[int]]:
-        """The token's row and, when it is limited to some accounts, their ids: one connection, no
-        transaction (the API's hot path, like :meth:`credential_state` is FMS's)."""
-        with self._autocommit() as connection:
+        """The token's row and, when it is limited to some accounts, their ids: one connection
+        and no transaction (the API's hot path, like :meth:`credential_state` is FMS's)."""
+
+        def read(connection: Connection) -> tuple[TokenState | None, list[int]]:
             state = token_state(connection, token_id)
             ids = account_ids_of(connection, state.accounts.split(",")) if state and state.accounts else []
             return state, ids
+
+        return self._autocommit_read(read)
+
+    def _autocommit_read(self, read: Callable[[Connection], T]) -> T:
+        """A read in autocommit mode (no BEGIN/COMMIT: one round trip per statement on
+        PostgreSQL), retried once on a fresh connection if the pooled one was dropped."""
+        try:
+            with self._autocommit() as connection:
+                return read(connection)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        with self._autocommit() as connection:
+            return read(connection)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -123,6 +123,10 @@ class _Watchdog:
         self._stop(conn.connection.dbapi_connection)
 
     def _before_connection_call(self, conn: Any) -> None:
+        # A connection already invalidated (a dropped one being rolled back) has no DBAPI
+        # connection to watch, and asking for one would try to reconnect mid-rollback.
+        if conn.invalidated:
+            return
         self._start(conn.connection.dbapi_connection)
 
     def _before_reset(self, dbapi_connection: Any, _record: Any, _state: Any) -> None:

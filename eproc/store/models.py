@@ -127,6 +127,10 @@ class Document(Base):
         Index("ix_document_account_unprocessed", "account_id", "processed", "created_at"),
         Index("ix_document_account_created", "account_id", "created_at"),
         Index("ix_document_expires_at", "expires_at"),
+        # The purge's two batch selects (migration 0006): unprocessed past expiry, processed past
+        # retention, each walked from its oldest row.
+        Index("ix_document_processed_expires", "processed", "expires_at"),
+        Index("ix_document_processed_at", "processed", "processed_at"),
         # Duplicate detection at queueing: the same bytes, or the same document number, pending.
         Index("ix_document_account_number", "account_id", "document_number"),
         Index("ix_document_account_sha256", "account_id", "sha256"),

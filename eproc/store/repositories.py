@@ -12,6 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Table,
     and_,
     bindparam,
     case,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -191,6 +193,41 @@ def _purgeable(now: datetime, processed_before: datetime) -> ColumnElement[bool]
 
 _INDEX_COLUMNS = (Document.doc_id, Document.doc_type, Document.created_at)
 
+# The FMS hot path's statements, built once at import and run on the session's connection as Core
+# statements: neither the statement objects nor (through SQLAlchemy's compiled cache) their SQL
+# are made again per call, and no ORM object is loaded. On PostgreSQL psycopg prepares them
+# server-side after a few executions.
+_documents: Table = Document.__table__  # type: ignore[assignment]
+_d = _documents.c
+_NOW = bindparam("now", type_=Document.expires_at.type)
+
+
+def _visible_core() -> ColumnElement[bool]:
+    return _d.withdrawn_at.is_(None) & or_(_d.processed == true(), _d.expires_at > _NOW)
+
+
+_OWN_VISIBLE = (_d.doc_id == bindparam("p_doc_id")) & (_d.account_id == bindparam("p_account_id")) & _visible_core()
+# FetchDoc's bookkeeping and read in one statement: the count goes up and the bytes come back only
+# if the document is the caller's and visible.
+_COLLECT = (
+    update(_documents)
+    .where(_OWN_VISIBLE)
+    .values(
+        collect_count=_d.collect_count + 1,
+        last_collected_at=_NOW,
+        first_collected_at=func.coalesce(_d.first_collected_at, _NOW),
+    )
+    .returning(_d.xml)
+)
+# UpdateDocumentStatus in one statement when the flag changes (the usual case); an unchanged flag
+# takes a second look to tell "already so" from "not yours".
+_SET_PROCESSED = (
+    update(_documents)
+    .where(_OWN_VISIBLE, _d.processed == bindparam("was"))
+    .values(processed=bindparam("p_processed"), processed_at=bindparam("p_processed_at"))
+)
+_VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
+
 
 class DocumentRepository:
     def __init__(self, session: Session) -> None:
@@ -217,15 +254,27 @@ class DocumentRepository:
         )
         return [IndexRow(*row) for row in self._session.execute(query)]
 
-    def visible_id(self, account_id: int, doc_id: str, now: datetime) -> int | None:
-        """The row id of the caller's own, unexpired document; another account's reads as unknown."""
-        query = select(Document.id).where(
-            Document.doc_id == doc_id, Document.account_id == account_id, _visible(now)
-        )
-        return self._session.scalars(query).one_or_none()
+    def collect(self, account_id: int, doc_id: str, now: datetime) -> bytes | None:
+        """Record a collection of the caller's own visible document and return its bytes; None when
+        there is no such document (unknown, expired and another account's alike)."""
+        row = self._session.connection().execute(
+            _COLLECT, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}
+        ).first()
+        return None if row is None else bytes(row[0])
 
-    def xml_of(self, document_id: int) -> bytes:
-        return self._session.scalars(select(Document.xml).where(Document.id == document_id)).one()
+    def mark_processed(self, account_id: int, doc_id: str, processed: bool, now: datetime) -> bool | None:
+        """Set the caller's own visible document's flag: whether it changed, None when there is no
+        such document."""
+        connection = self._session.connection()
+        changed = connection.execute(
+            _SET_PROCESSED,
+            {"p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
+             "p_processed": processed, "p_processed_at": now if processed else None},
+        ).rowcount
+        if changed:
+            return True
+        found = connection.execute(_VISIBLE_ID, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}).first()
+        return None if found is None else False
 
     def by_doc_id(self, doc_id: str, *, with_xml: bool = True) -> Document | None:
         query = select(Document).where(Document.doc_id == doc_id)
@@ -304,36 +353,70 @@ class DocumentRepository:
             query = query.where(conditions[status])
         return self._session.scalars(query.order_by(Document.id).limit(limit)).all()
 
-    def record_collection(self, document_id: int, now: datetime) -> None:
-        """Atomic increment: concurrent FetchDocs on several workers lose no count."""
-        self._session.execute(
-            update(Document)
-            .where(Document.id == document_id)
-            .values(
-                collect_count=Document.collect_count + 1,
-                last_collected_at=now,
-                first_collected_at=func.coalesce(Document.first_collected_at, now),
+    def due_for_purge(
+        self, *, expired: bool, now: datetime, processed_before: datetime, limit: int
+    ) -> list[PurgeCandidate]:
+        """One batch of the documents of one kind due for purging (unprocessed past expiry, or
+        processed past retention), walked from the oldest on that kind's index (migration 0006)."""
+        query = select(Document.id, Document.doc_id, Document.account_id, Document.processed)
+        if expired:
+            query = query.where(Document.processed == false(), Document.expires_at <= now).order_by(
+                Document.expires_at)
+        else:
+            query = query.where(Document.processed == true(), Document.processed_at <= processed_before).order_by(
+                Document.processed_at)
+        return [PurgeCandidate(*row) for row in self._session.execute(query.limit(limit))]
+
+    @property
+    def purges_in_one_statement(self) -> bool:
+        """Whether :meth:`purge_batch` is available: PostgreSQL's data-modifying CTEs."""
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    def purge_batch(
+        self,
+        *,
+        expired: bool,
+        now: datetime,
+        processed_before: datetime,
+        limit: int,
+        events: Sequence[tuple[str, str | None, str | None]],
+    ) -> int:
+        """Delete one batch of due documents of one kind and log ``events`` (type, detail, data)
+        for each of them, in this order per document, in one statement (PostgreSQL only): the
+        DELETE's RETURNING feeds the INSERT ... SELECT of the events, so no row comes to Python.
+        Rows a concurrent call holds are skipped (SKIP LOCKED) and left for the next batch.
+        Returns how many documents it deleted."""
+        if expired:
+            due, order = "processed = false AND expires_at <= :now", "expires_at"
+        else:
+            due, order = "processed = true AND processed_at <= :before", "processed_at"
+        kinds = ", ".join(
+            f"({n}, CAST(:type_{n} AS VARCHAR), CAST(:detail_{n} AS TEXT), CAST(:data_{n} AS TEXT))"
+            for n in range(len(events))
+        )
+        params: dict[str, object] = {"now": now, "before": processed_before, "limit": limit}
+        for n, (type_, detail, data) in enumerate(events):
+            params.update({f"type_{n}": type_, f"detail_{n}": detail, f"data_{n}": data})
+        # Only fixed fragments of this module are formatted in; every value is a bound parameter.
+        statement = text(
+            f"""
+            WITH batch AS (
+                SELECT id FROM document WHERE {due} ORDER BY {order} LIMIT :limit FOR UPDATE SKIP LOCKED
+            ), gone AS (
+                DELETE FROM document USING batch WHERE document.id = batch.id
+                RETURNING document.id, document.doc_id, document.account_id
+            ), logged AS (
+                INSERT INTO event (at, type, account_id, subject, detail, doc_id, data)
+                SELECT :now, k.type, gone.account_id, gone.doc_id, k.detail, gone.doc_id, k.data
+                FROM gone CROSS JOIN (VALUES {kinds}) AS k (n, type, detail, data)
+                ORDER BY gone.id, k.n
             )
-        )
-
-    def set_processed(self, document_id: int, processed: bool, now: datetime) -> bool:
-        """Set the flag; returns whether it changed (so only real changes are logged)."""
-        result = self._session.execute(
-            update(Document)
-            .where(Document.id == document_id, Document.processed == (false() if processed else true()))
-            .values(processed=processed, processed_at=now if processed else None)
-        )
-        return bool(getattr(result, "rowcount", 0))
-
-    def purgeable(self, now: datetime, processed_before: datetime, limit: int) -> list[PurgeCandidate]:
-        """Documents past expiry or past retention, oldest first."""
-        query = (
-            select(Document.id, Document.doc_id, Document.account_id, Document.processed)
-            .where(_purgeable(now, processed_before))
-            .order_by(Document.id)
-            .limit(limit)
-        )
-        return [PurgeCandidate(*row) for row in self._session.execute(query)]
+            SELECT count(*) FROM gone
+            """  # noqa: S608
+        ).bindparams(bindparam("now", type_=Document.expires_at.type))
+        if not expired:
+            statement = statement.bindparams(bindparam("before", type_=Document.expires_at.type))
+        return int(self._session.execute(statement, params).scalar_one())
 
     def count_purgeable(self, now: datetime, processed_before: datetime) -> tuple[int, int]:
         """(expired, processed-past-retention) counts, for a dry run."""
@@ -437,10 +520,12 @@ class OrderRepository:
         query = select(ReceivedOrder.account_id, func.count()).group_by(ReceivedOrder.account_id)
         return {int(account_id): int(count) for account_id, count in self._session.execute(query)}
 
-    def ids_received_before(self, before: datetime, limit: int) -> list[int]:
-        """Orders received before ``before``, oldest first: one purge batch."""
-        query = select(ReceivedOrder.id).where(ReceivedOrder.received_at < before).order_by(ReceivedOrder.id)
-        return list(self._session.scalars(query.limit(limit)))
+    def delete_received_before(self, before: datetime, limit: int) -> int:
+        """One purge batch in one statement: up to ``limit`` orders received before ``before``."""
+        batch = select(ReceivedOrder.id).where(ReceivedOrder.received_at < before).order_by(
+            ReceivedOrder.received_at).limit(limit)
+        result = self._session.execute(delete(ReceivedOrder).where(ReceivedOrder.id.in_(batch.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def count_received_before(self, before: datetime) -> int:
         query = select(func.count()).select_from(ReceivedOrder).where(ReceivedOrder.received_at < before)
@@ -520,10 +605,12 @@ class EventRepository:
             query = query.where(Event.account_id.in_(list(account_ids)))
         return self._session.scalars(query.order_by(Event.id).offset(offset).limit(limit)).all()
 
-    def ids_before(self, before: datetime, limit: int) -> list[int]:
-        """Events older than ``before``, oldest first: one purge batch (on the ``at`` index)."""
-        query = select(Event.id).where(Event.at < before).order_by(Event.id)
-        return list(self._session.scalars(query.limit(limit)))
+    def delete_before(self, before: datetime, limit: int) -> int:
+        """One purge batch in one statement: up to ``limit`` events older than ``before``, walked
+        on the ``at`` index."""
+        batch = select(Event.id).where(Event.at < before).order_by(Event.at).limit(limit)
+        result = self._session.execute(delete(Event).where(Event.id.in_(batch.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def count_before(self, before: datetime) -> int:
         return int(self._session.scalar(select(func.count()).select_from(Event).where(Event.at < before)) or 0)

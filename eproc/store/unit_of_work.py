@@ -9,6 +9,7 @@ The database's refusals of a duplicate key become the domain's
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,14 @@ from eproc.store.repositories import (
 from eproc.store.webhooks import WebhookRepository
 
 
+@dataclass
+class CallSession:
+    """The one session of an FMS call (``Store.call``); ``busy`` while a unit of work holds it."""
+
+    session: Session
+    busy: bool = False
+
+
 class UnitOfWork:
     accounts: AccountRepository
     documents: DocumentRepository
@@ -41,13 +50,21 @@ class UnitOfWork:
     login_buckets: LoginBucketRepository
     address_failures: AddressFailureRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], shared: CallSession | None = None) -> None:
         self._sessions = sessions
+        # The session of the FMS call this unit of work runs in (Store.call), if any: it is the
+        # call's to close, so that the credential read and the operation use one connection. A unit
+        # of work opened while another holds it (nested) gets a session of its own, as outside a call.
+        self._call = shared
+        self._shared: Session | None = None
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
-        session = self._sessions()
+        if self._call is not None and not self._call.busy:
+            self._call.busy = True
+            self._shared = self._call.session
+        session = self._shared if self._shared is not None else self._sessions()
         self._session = session
         self.accounts = AccountRepository(session)
         self.documents = DocumentRepository(session)
@@ -69,11 +86,19 @@ class UnitOfWork:
             if error is not None:
                 session.rollback()
         finally:
+            self._session = None
+            # A shared session is the call's to close (rolling back what no unit of work committed).
             # close() ends the transaction (rolling back whatever was not committed) and detaches
             # the objects with what they had loaded, so a use case may still read them afterwards;
             # a rollback would expire them.
-            session.close()
-            self._session = None
+            if self._shared is None:
+                session.close()
+            else:
+                # Detached as close() would: the next unit of work of the call reads afresh.
+                session.expunge_all()
+                assert self._call is not None
+                self._call.busy = False
+                self._shared = None
             self._after_commit = []
         if isinstance(error, IntegrityError):
             # A flush inside a repository call hit a unique key: say so in the domain's words.
