@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from bench.quotes import quote
+
 OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 USERNAME = "bench-school"
@@ -163,7 +165,7 @@ def prepare(database_url: str, documents: int) -> tuple[str, object, object]:
         hub, USERNAME, establishment_name="Benchmark School", buyer_duns="123456789", supplier_duns="987654321"
     )
     for n in range(documents):
-        intake.queue_document(hub, f"<Quote><N>{n}</N></Quote>".encode(), username=USERNAME, requested_type="quote")
+        intake.queue_document(hub, quote(f"<N>{n}</N>"), username=USERNAME, requested_type="quote")
     return password, hub, authentication.authenticate(hub, USERNAME, password)
 
 

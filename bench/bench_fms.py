@@ -45,6 +45,7 @@ from lxml import etree
 from sqlalchemy import create_engine, text
 
 from bench.bench_auth import USERNAME, soap_call
+from bench.quotes import quote
 
 LISTENING = re.compile(r"Listening at: (http://[^\s]+) ")
 WORKER = re.compile(r"Booting worker with pid: (\d+)")
@@ -139,7 +140,7 @@ def prepare(database_url: str, documents: int) -> str:
         hub, USERNAME, establishment_name="Benchmark School", buyer_duns="123456789", supplier_duns="987654321"
     )
     for n in range(documents):
-        intake.queue_document(hub, f"<Quote><N>{n}</N></Quote>".encode(), username=USERNAME, requested_type="quote")
+        intake.queue_document(hub, quote(f"<N>{n}</N>"), username=USERNAME, requested_type="quote")
     hub.store.engine.dispose()
     return password
 

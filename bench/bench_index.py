@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, text
 import bench.bench_auth as auth
 from bench.bench_fms import fresh_database, start
 from bench.bench_purge import CHEAP, percentile
+from bench.quotes import quote
 
 INSERT_DOCUMENTS = (
     "INSERT INTO document (doc_id, account_id, doc_type, xml, sha256, created_at, processed, collect_count,"
@@ -86,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         _, passwords[name] = accounts.create_account(hub, name, establishment_name=name, buyer_duns="123456789",
                                                      supplier_duns="987654321")
     for n in range(20):
-        intake.queue_document(hub, f"<Quote><N>{n}</N></Quote>".encode(), username="polling", requested_type="quote")
+        intake.queue_document(hub, quote(f"<N>{n}</N>"), username="polling", requested_type="quote")
     # 10 MB of text with markup characters in it, so that the response really has to escape.
-    huge = intake.queue_document(hub, b"<Quote><Note>" + b"x&amp;y&lt; " * (10 * 1024 * 1024 // 12)
-                                 + b"</Note></Quote>", username="huge-doc", requested_type="quote").doc_id
+    huge = intake.queue_document(hub, quote(b"<Note>" + b"x&amp;y&lt; " * (10 * 1024 * 1024 // 12)
+                                       + b"</Note>"), username="huge-doc", requested_type="quote").doc_id
     hub.store.engine.dispose()
     engine = create_engine(url)
 

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 from bench.bench_auth import soap_call
 from bench.bench_fms import fresh_database, start
+from bench.quotes import quote
 
 CHEAP = {"EPROC_ARGON2_TIME_COST": "1", "EPROC_ARGON2_MEMORY_COST": "1024", "EPROC_ARGON2_PARALLELISM": "1"}
 TARGET_SECONDS_PER_MILLION, TARGET_P99_MS = 30.0, 25.0
@@ -44,7 +45,7 @@ def build(url: str, documents: int) -> tuple[str, str]:
     _, password = accounts.create_account(hub, "polling-school", establishment_name="Polling",
                                           buyer_duns="123456780", supplier_duns="987654321")
     for n in range(20):
-        intake.queue_document(hub, f"<Quote><N>{n}</N></Quote>".encode(), username="polling-school",
+        intake.queue_document(hub, quote(f"<N>{n}</N>", buyer_duns="123456780"), username="polling-school",
                               requested_type="quote")
     hub.store.engine.dispose()
     engine = create_engine(url)

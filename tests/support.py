@@ -49,6 +49,14 @@ BUYER_DUNS = "123456789"
 SUPPLIER_DUNS = "987654321"
 
 
+def quote_xml(body: str = "", *, buyer_duns: str = BUYER_DUNS, supplier_duns: str = SUPPLIER_DUNS) -> bytes:
+    """A quote: no schema, but the DUNS handshake where an Order carries it (docs/ebis-decisions.md)."""
+    return (
+        f"<Quote><Buyer><BuyerReferences><DUNS>{buyer_duns}</DUNS></BuyerReferences></Buyer>"
+        f"<Supplier><SupplierReferences><DUNS>{supplier_duns}</DUNS></SupplierReferences></Supplier>{body}</Quote>"
+    ).encode()
+
+
 def new_school(
     hub: Hub,
     password: str | None = None,

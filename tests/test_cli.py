@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import CliResult, run_cli, server_environment
+from support import CliResult, quote_xml, run_cli, server_environment
 
 DATA = Path(__file__).parent / "data" / "ebis" / "valid"
 # Another school of the same supplier: documents for Hillside's DUNS must not reach it.
@@ -173,14 +173,23 @@ def test_enqueue_with_no_matching_account_names_both_duns(eproc):
     assert result.stderr.strip().endswith("no account has buyer DUNS 123456789 and supplier DUNS 987654321")
 
 
-def test_enqueue_quote_needs_an_account(eproc, tmp_path):
+def test_a_quote_needs_the_duns_handshake(eproc, tmp_path):
     eproc("account", "add", "hillside", *SCHOOL)
+    eproc("account", "add", "elsewhere", *ELSEWHERE)
+    anything = tmp_path / "foo.xml"
+    anything.write_text("<foo/>")
+    for account in ((), ("--account", "hillside")):
+        refused = eproc("enqueue", str(anything), "--type", "quote", *account, ok=False)
+        assert "a quote must carry its buyer's and supplier's DUNS" in refused.stderr
+    # Hillside's DUNS pair: routed by it, and refused for an account it does not name.
     quote = tmp_path / "quote.xml"
-    quote.write_text("<Quote><Line>Chairs</Line></Quote>")
-    refused = eproc("enqueue", str(quote), "--type", "quote", ok=False)
-    assert refused.stderr.strip().endswith("a quote has no DUNS to route by: name the account")
-    doc_id = eproc("enqueue", str(quote), "--type", "quote", "--account", "hillside").stdout.split()[-1]
+    quote.write_bytes(quote_xml("<Line>Chairs</Line>", buyer_duns="123456789", supplier_duns="987654321"))
+    wrong = eproc("enqueue", str(quote), "--type", "quote", "--account", "elsewhere", ok=False)
+    assert "do not match account 'elsewhere'" in wrong.stderr
+    doc_id = eproc("enqueue", str(quote), "--type", "quote").stdout.split()[-1]
     assert doc_id.startswith("QUO-")
+    shown = eproc("documents", "show", doc_id).stdout
+    assert "hillside" in shown
 
 
 def test_purge_removes_only_expired_documents(eproc):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from support import new_school, run_cli
+from support import new_school, quote_xml, run_cli
 
 from eproc.services import intake
 
@@ -24,7 +24,7 @@ def _assert_aligned(output: str, second_header: str) -> list[str]:
 def test_account_list_and_status_line_up_with_a_long_username(database_url: str, hub) -> None:
     short, _ = new_school(hub, prefix="s")
     long_name, _ = new_school(hub, prefix="a-very-long-username-for-a-multi-academy-trust")
-    intake.queue_document(hub, b"<Quote><N>1</N></Quote>", username=short, requested_type="quote")
+    intake.queue_document(hub, quote_xml("<N>1</N>"), username=short, requested_type="quote")
     lines = _assert_aligned(run_cli(database_url, "account", "list").stdout, "ENABLED")
     assert any(long_name in line for line in lines)
     status = run_cli(database_url, "status").stdout
@@ -39,7 +39,7 @@ def test_account_list_and_status_line_up_with_a_long_username(database_url: str,
 def test_documents_and_events_line_up(database_url: str, hub) -> None:
     username, _ = new_school(hub, prefix="school-with-a-rather-long-name")
     for number in range(2):
-        intake.queue_document(hub, f"<Quote><N>{number}</N></Quote>".encode(), username=username,
+        intake.queue_document(hub, quote_xml(f"<N>{number}</N>"), username=username,
                               requested_type="quote")
     _assert_aligned(run_cli(database_url, "documents", "list").stdout, "TYPE")
     events = run_cli(database_url, "events").stdout

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 from sqlalchemy.orm import Session
-from support import make_settings, new_school
+from support import make_settings, new_school, quote_xml
 
 from eproc.services import admin, authentication, collection, housekeeping, intake
 from eproc.services.errors import DocumentNotFound
@@ -27,8 +27,8 @@ _QUOTES = itertools.count(1)
 
 def queue_quote(hub, principal, text: str | None = None) -> str:
     # Each quote differs: the same bytes still pending for a school are stored only once.
-    text = text or f'<Quote number="{next(_QUOTES)}"/>'
-    return intake.queue_document(hub, text.encode(), username=principal.username, requested_type="quote").doc_id
+    data = quote_xml(text if text is not None else f'<N>{next(_QUOTES)}</N>')
+    return intake.queue_document(hub, data, username=principal.username, requested_type="quote").doc_id
 
 
 def index_ids(entries: list[collection.IndexEntry]) -> list[str]:
@@ -101,9 +101,9 @@ def test_status_changes_are_logged_once(hub):
 
 def test_fetch_records_collection_without_touching_processed(hub):
     school = make_school(hub)
-    doc_id = queue_quote(hub, school, "<Quote>chairs</Quote>")
-    assert collection.fetch_doc(hub, school, doc_id) == b"<Quote>chairs</Quote>"
-    assert collection.fetch_doc(hub, school, doc_id) == b"<Quote>chairs</Quote>"
+    doc_id = queue_quote(hub, school, "<Line>chairs</Line>")
+    assert collection.fetch_doc(hub, school, doc_id) == quote_xml("<Line>chairs</Line>")
+    assert collection.fetch_doc(hub, school, doc_id) == quote_xml("<Line>chairs</Line>")
     shown = admin.show_document(hub, doc_id)
     assert shown.collect_count == 2 and not shown.processed
     assert shown.first_collected_at <= shown.last_collected_at

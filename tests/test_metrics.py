@@ -19,6 +19,7 @@ from support import (
     make_settings,
     migrated_database,
     new_school,
+    quote_xml,
     run_cli,
     start_server,
 )
@@ -56,7 +57,7 @@ def test_the_text_format_counts_calls_events_and_the_queue(live_database: str, l
     username, _ = new_school(live_hub, PASSWORD, establishment_name="Metrics Street Primary School")
     before = samples(scrape(service.app))
     for number in range(3):
-        intake.queue_document(live_hub, f"<Quote><N>{number}</N></Quote>".encode(), username=username,
+        intake.queue_document(live_hub, quote_xml(f"<N>{number}</N>"), username=username,
                               requested_type="quote")
     for _ in range(4):
         assert net.call(service.endpoint, "FetchIndex", username=username, password=PASSWORD).status == 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, text
-from support import call_wsgi, create_postgres_database, in_process_service, make_settings, new_school
+from support import call_wsgi, create_postgres_database, in_process_service, make_settings, new_school, quote_xml
 
 from eproc.services import intake
 from eproc.services.hub import build_hub
@@ -55,7 +55,7 @@ def test_the_call_after_the_database_dropped_our_connection_succeeds(own_databas
     database_url = own_database
     hub = build_hub(make_settings(database_url))
     username, password = new_school(hub)
-    doc_id = intake.queue_document(hub, b"<Quote/>", username=username, requested_type="quote").doc_id
+    doc_id = intake.queue_document(hub, quote_xml(), username=username, requested_type="quote").doc_id
     app = in_process_service(hub=hub).app
     assert doc_id.encode() in _call(app, username, password, "FetchIndex")  # the pool now holds a connection
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dotnet_client as net
 import pytest
-from support import InProcessService, new_school
+from support import InProcessService, new_school, quote_xml
 
 from eproc.services import accounts, intake
 
@@ -25,7 +25,8 @@ def school(live_hub) -> str:
 def other_school_doc_id(live_hub) -> str:
     username, _ = new_school(live_hub, PASSWORD, buyer_duns="333333333", supplier_duns="222222222", prefix="other")
     queued = intake.queue_document(
-        live_hub, b"<Quote>for the other school</Quote>", username=username, requested_type="quote"
+        live_hub, quote_xml("<Note>for the other school</Note>", buyer_duns="333333333", supplier_duns="222222222"),
+        username=username, requested_type="quote",
     )
     return queued.doc_id
 

@@ -9,7 +9,7 @@ from .check import check_authorised_order, check_content, check_content_document
 from .checksum import ChecksumUnavailable, checksum_of, compute_checksum, read_stated, stated_checksum
 from .document import describe_root
 from .inspection import Inspection, inspect
-from .metadata import extract_metadata, identify
+from .metadata import extract_metadata, identify, quote_duns
 from .names import DOCUMENT_TYPES, INVOICE_NS, ORDER_NS, DocType, DocumentType
 from .parsing import DEFAULT_MAX_BYTES, XmlRejected, decode_document, parse_count, parse_xml, read_document
 from .report import DocumentMetadata, Finding, ValidationReport
@@ -47,6 +47,7 @@ __all__ = [
     "explain_schema_finding",
     "default_registry",
     "extract_metadata",
+    "quote_duns",
     "fill_checksum",
     "fill_checksum_of",
     "identify",

@@ -83,3 +83,22 @@ def metadata_of(
         tax_total=parse_decimal(document.value(f"{total}/TaxTotal")),
         gross_total=parse_decimal(document.value(gross_path)),
     )
+
+
+def quote_duns(root: etree._Element) -> tuple[str | None, str | None]:
+    """A quote's buyer and supplier DUNS, read where an Order carries them
+    (``Buyer/BuyerReferences/DUNS``, ``Supplier/SupplierReferences/DUNS``, in whatever namespace):
+    no eBIS schema exists for quotes, but the DUNS handshake still decides whose they are
+    (docs/ebis-decisions.md)."""
+
+    def leaf(*names: str) -> str | None:
+        element: etree._Element | None = root
+        for name in names:
+            element = next(
+                (child for child in element if isinstance(child.tag, str) and etree.QName(child).localname == name),
+                None,
+            ) if element is not None else None
+        text = " ".join((element.text or "").split()) if element is not None else ""
+        return text or None
+
+    return leaf("Buyer", "BuyerReferences", "DUNS"), leaf("Supplier", "SupplierReferences", "DUNS")

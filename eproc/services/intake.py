@@ -106,7 +106,16 @@ def queue_document(
         inspection = _fill_missing_checksum(hub, inspection)
         check = _checker(hub, inspection, requested_type)
     quote = requested_type == "quote"
-    if not quote:
+    if quote:
+        assert inspection.root is not None
+        duns = ebis.quote_duns(inspection.root)
+        if not all(duns):
+            raise InvalidDocument(
+                "a quote must carry its buyer's and supplier's DUNS where an Order does "
+                "(Buyer/BuyerReferences/DUNS and Supplier/SupplierReferences/DUNS): FMS takes only "
+                "documents whose DUNS pair names the school"
+            )
+    else:
         if inspection.metadata is None or inspection.doc_type is None:
             # Not an eBIS Order or Invoice at all (or an Invoice whose type code is neither INV nor
             # CRN): the report names what was found and what is expected.
@@ -117,11 +126,13 @@ def queue_document(
     doc_type = "quote" if quote else inspection.doc_type
     assert doc_type is not None
     metadata = None if quote else inspection.metadata
+    if metadata is not None:
+        duns = (metadata.buyer_duns, metadata.supplier_duns)
     now = hub.now()
     sha256 = hashlib.sha256(inspection.data).hexdigest()
     with hub.unit_of_work() as uow:
         try:
-            account = _route(uow, metadata, username)
+            account = _route(uow, duns, username)
         except InvalidDocument as exc:
             # Say why in the document's own terms where it has errors (a DUNS of 8 digits), and
             # carry its findings with the routing error either way.
@@ -230,18 +241,14 @@ def _fill_missing_checksum(hub: Hub, inspection: ebis.Inspection) -> ebis.Inspec
         raise InvalidDocument(f"cannot fill in the checksum: {exc}") from None
 
 
-def _route(uow: UnitOfWork, metadata: ebis.DocumentMetadata | None, username: str | None) -> Account:
+def _route(uow: UnitOfWork, duns: tuple[str | None, str | None], username: str | None) -> Account:
     """The DUNS handshake: the document's buyer and supplier DUNS name exactly one account."""
     named = None
     if username and USERNAME_PATTERN.fullmatch(username):
         named = uow.accounts.by_username(username)
     if username and named is None:
         raise InvalidDocument(f"no account named {username!r}")
-    if metadata is None:
-        if named is None:
-            raise InvalidDocument("a quote has no DUNS to route by: name the account")
-        return named
-    buyer, supplier = metadata.buyer_duns, metadata.supplier_duns
+    buyer, supplier = duns
     candidates = list(uow.accounts.by_duns(buyer, supplier)) if buyer and supplier else []
     if named is not None:
         if named.id not in {a.id for a in candidates}:

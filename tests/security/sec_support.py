@@ -15,7 +15,7 @@ from typing import Any
 import dotnet_client as net
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
-from support import BUYER_DUNS, SUPPLIER_DUNS, LiveServer, WsgiEndpoint, new_school  # noqa: F401 - shared here too
+from support import BUYER_DUNS, SUPPLIER_DUNS, LiveServer, WsgiEndpoint, new_school, quote_xml  # noqa: F401 - shared here too
 
 from eproc.services import intake
 from eproc.services.hub import Hub
@@ -35,10 +35,15 @@ def queue_quotes(hub: Hub, username: str, count: int) -> list[str]:
 
     Each is numbered apart: the same bytes still pending for a school are stored only once.
     """
+    with hub.unit_of_work() as uow:
+        account = uow.accounts.by_username(username)
+        assert account is not None, username
+        duns = (account.buyer_duns, account.supplier_duns)
     return [
         intake.queue_document(
             hub,
-            f"<Quote><Owner>{username}</Owner><N>{next(_QUOTE_NUMBERS)}</N></Quote>".encode(),
+            quote_xml(f"<Owner>{username}</Owner><N>{next(_QUOTE_NUMBERS)}</N>", buyer_duns=duns[0],
+                      supplier_duns=duns[1]),
             username=username,
             requested_type="quote",
         ).doc_id

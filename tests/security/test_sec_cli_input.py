@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from sec_support import new_school, recording_listener, stored_counts
-from support import CliResult, make_settings, run_cli, server_environment
+from support import CliResult, make_settings, quote_xml, run_cli, server_environment
 
 from eproc.services.hub import build_hub
 
@@ -169,7 +169,7 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(database_url: str, s
 
 def test_sql_metacharacters_in_arguments_are_just_text(database_url: str, school: str, tmp_path: Path) -> None:
     path = tmp_path / "quote.xml"
-    path.write_bytes(b"<Quote>fine</Quote>")
+    path.write_bytes(quote_xml("<Line>fine</Line>"))
     hub = build_hub(make_settings(database_url))
     before = stored_counts(hub)
     name = "x' OR '1'='1"
