@@ -302,22 +302,24 @@ class DocumentRepository:
                      number: str | None = None) -> Sequence[Document]:
         """Pending documents of the account with these bytes, or with this document number.
 
-        Each lookup goes through its own index (named for SQLite, whose planner without statistics
-        would rather walk every pending document of the account, reading each one's XML).
+        Selected by the account and the bytes (or number) alone, through that index, and the
+        pending ones kept here: the rows are few, while a pending condition in the query lets
+        SQLite's planner (no statistics) prefer the (processed, expires_at) index and walk every
+        pending document of the hub, 4 ms a queueing at 300 documents and growing.
         """
-        if sha256 is not None:
-            same: ColumnElement[bool] = Document.sha256 == sha256
-            index = "ix_document_account_sha256"
-        else:
-            same, index = Document.document_number == number, "ix_document_account_number"
+        same: ColumnElement[bool] = (
+            Document.sha256 == sha256 if sha256 is not None else Document.document_number == number
+        )
         query = (
             select(Document)
-            .with_hint(Document, f"INDEXED BY {index}", "sqlite")
             .options(defer(Document.xml), defer(Document.report_json))
-            .where(Document.account_id == account_id, same, _pending(now))
+            .where(Document.account_id == account_id, same)
             .order_by(Document.id)
         )
-        return self._session.scalars(query).all()
+        return [
+            document for document in self._session.scalars(query)
+            if not document.processed and document.withdrawn_at is None and document.expires_at > now
+        ]
 
     def by_idempotency_key(self, account_id: int, key: str) -> Document | None:
         query = select(Document).where(Document.account_id == account_id, Document.idempotency_key == key)
