@@ -22,6 +22,7 @@ stand-in before gunicorn forks its worker; nothing else differs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -70,11 +71,31 @@ def serve_bypassed(port: int) -> None:
 # --- the client -----------------------------------------------------------------------------------
 
 
+WORKER = re.compile(r"Booting worker with pid: (\d+)")
+
+
 @dataclass
 class Server:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[str]
     url: str
+    worker_pid: int  # the first worker's: with --workers 1, the one that answers
+
+    def cpu_ns(self) -> int:
+        """CPU time the worker has used, every thread of it (the front reads requests on one, the
+        application answers on another), from the kernel's scheduler statistics."""
+        total = 0
+        for task in Path(f"/proc/{self.worker_pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that has just ended
+                total += int((task / "schedstat").read_text().split()[0])
+        return total
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.worker_pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
 
     def stop(self) -> None:
         self.process.terminate()
@@ -86,6 +107,7 @@ class Server:
 
 
 def start(name: str, command: list[str], env: dict[str, str]) -> Server:
+    """Start a server and wait for its first worker; its URL and the worker's pid come from the log."""
     process = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )
@@ -95,18 +117,20 @@ def start(name: str, command: list[str], env: dict[str, str]) -> Server:
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            match = LISTENING.search(line)
-            if match:
+            if (match := LISTENING.search(line)) is not None:
                 found["url"] = match.group(1)
-            if "Booting worker" in line and "url" in found:
+            if (match := WORKER.search(line)) is not None:
+                found.setdefault("pid", match.group(1))
+            if "url" in found and "pid" in found:
                 ready.set()
         ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60) or "url" not in found:
+    if not ready.wait(60) or "url" not in found or "pid" not in found:
         process.kill()
         raise RuntimeError(f"the {name} server did not start")
-    return Server(name, process, found["url"] + "/service.asmx")
+    time.sleep(0.5)  # the worker loads the application after its boot line
+    return Server(name, process, found["url"] + "/service.asmx", int(found["pid"]))
 
 
 def envelope(operation: str, password: str, params: str = "") -> bytes:

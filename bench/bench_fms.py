@@ -31,12 +31,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,67 +41,11 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import create_engine, text
 
-from bench.bench_auth import USERNAME, soap_call
+from bench.bench_auth import USERNAME, Server, soap_call, start
 from bench.quotes import quote
 
-LISTENING = re.compile(r"Listening at: (http://[^\s]+) ")
-WORKER = re.compile(r"Booting worker with pid: (\d+)")
 MODES = ("bare", "bypassed", "eproc")
 TARGET_BARE, AIM_BARE, TARGET_BYPASSED = 2.5, 2.0, 1.1
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[str]
-    url: str
-    worker_pid: int
-
-    def cpu_ns(self) -> int:
-        with open(f"/proc/{self.worker_pid}/schedstat") as handle:
-            return int(handle.read().split()[0])
-
-    def rss_kib(self) -> int:
-        with open(f"/proc/{self.worker_pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start(name: str, command: list[str], env: dict[str, str]) -> Server:
-    """Start a server and wait for its one worker; its URL and the worker's pid come from the log."""
-    process = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
-    found: dict[str, str] = {}
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if (match := LISTENING.search(line)) is not None:
-                found["url"] = match.group(1)
-            if (match := WORKER.search(line)) is not None:
-                found["pid"] = match.group(1)
-            if "url" in found and "pid" in found:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60) or "url" not in found or "pid" not in found:
-        process.kill()
-        raise RuntimeError(f"the {name} server did not start")
-    time.sleep(0.5)  # the worker loads the application after its boot line
-    return Server(name, process, found["url"] + "/service.asmx", int(found["pid"]))
 
 
 def import_cycle(url: str, password: str) -> int:
