@@ -74,19 +74,20 @@ _LOCKOUT_SCOPES = {"account.locked": "account", "login.address_locked": "address
 _failed_once: set[str] = set()
 
 
-def count_event(event_type: str, reason: str | None = None) -> None:
-    """Count one committed event (``reason``: a login failure's). Never raises: the change it
+def count_event(event_type: str, reason: str | None = None, count: int = 1) -> None:
+    """Count ``count`` committed events of one type (``reason``: a login failure's), as one
+    increment per counter (a purge batch counts thousands at once). Never raises: the change it
     counts has already been made."""
     try:
-        EVENTS.labels(event_type).inc()
+        EVENTS.labels(event_type).inc(count)
         family, _, verb = event_type.partition(".")
         if family == "document":
-            DOCUMENTS.labels(verb).inc()
+            DOCUMENTS.labels(verb).inc(count)
         if event_type in _LOGIN_FAILURE_TYPES:
-            LOGIN_FAILURES.labels(login_failure_kind(reason)).inc()
+            LOGIN_FAILURES.labels(login_failure_kind(reason)).inc(count)
         scope = _LOCKOUT_SCOPES.get(event_type)
         if scope is not None:
-            LOCKOUTS.labels(scope).inc()
+            LOCKOUTS.labels(scope).inc(count)
     except Exception as exc:  # noqa: BLE001 - a metrics directory that went away must not fail a command
         _warn_once("count", exc)
 

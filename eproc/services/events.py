@@ -133,13 +133,10 @@ def may_write_in_bulk(uow: UnitOfWork, *types: EventType) -> bool:
 
 
 def count_bulk(uow: UnitOfWork, type_: EventType, count: int, reason: str | None = None) -> None:
-    """Count ``count`` events written set-based in the metrics, as emit counts each, once committed."""
-
-    def counted() -> None:
-        for _ in range(count):
-            metrics.count_event(type_.value, reason)
-
-    uow.after_commit(counted)
+    """Count ``count`` events written set-based in the metrics, as emit counts each, once committed:
+    one increment by ``count`` (counting a million purged documents one by one took 8-20 s)."""
+    if count:
+        uow.after_commit(lambda: metrics.count_event(type_.value, reason, count))
 
 
 @dataclass(frozen=True)

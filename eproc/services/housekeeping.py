@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from eproc.services.events import EventType, count_bulk, emit, may_write_in_bulk
 from eproc.services.hub import Hub
+from eproc.store.repositories import PURGE_FROM_START
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,22 @@ def _purge_documents(hub: Hub, *, expired: bool, now: datetime, processed_before
         events.insert(0, (EventType.DOCUMENT_EXPIRED.value, None, None))
         types.insert(0, EventType.DOCUMENT_EXPIRED)
     purged = 0
+    after = PURGE_FROM_START  # where the next set-based batch starts on its index
+    restarted = False
     while True:
         with hub.unit_of_work() as uow:
             if uow.documents.purges_in_one_statement and may_write_in_bulk(uow, *types):
-                count = uow.documents.purge_batch(expired=expired, now=now, processed_before=processed_before,
-                                                  limit=batch_size, events=events)
+                count, mark = uow.documents.purge_batch(expired=expired, now=now, processed_before=processed_before,
+                                                        limit=batch_size, events=events, after=after)
                 for type_ in types:
                     count_bulk(uow, type_, count, reason if type_ is EventType.DOCUMENT_PURGED else None)
+                if not count and not restarted and after != PURGE_FROM_START:
+                    # Once more from the start, for rows a concurrent call held (skipped, so
+                    # behind the walk); after that pass the walk ends where it finds none.
+                    after, restarted = PURGE_FROM_START, True
+                    continue
+                if mark is not None:
+                    after = mark
             else:
                 batch = uow.documents.due_for_purge(expired=expired, now=now, processed_before=processed_before,
                                                     limit=batch_size)
