@@ -396,6 +396,9 @@ class DocumentRepository:
         The batch is walked on that kind's index from ``after`` (its expiry, or processing time),
         not from the oldest row: the index entries of the rows earlier batches deleted stay until
         a vacuum, and a walk from the start stepped over all of them (10 ms per batch after 600k).
+        It is deleted by the row addresses (ctid) its locking select found, a TID scan, rather
+        than found again through the primary key (1.5-2.5 us a document less): the rows are
+        locked, so their addresses hold.
         Rows a concurrent call holds are skipped (SKIP LOCKED); a walk from the start picks them
         up again (see the purge loop). Returns how many documents it deleted and the batch's
         latest expiry (or processing time), where the next batch may start; (0, None) when none
@@ -418,12 +421,12 @@ class DocumentRepository:
         # Only fixed fragments of this module are formatted in; every value is a bound parameter.
         statement = text(
             f"""
-            WITH batch AS (
-                SELECT id FROM document WHERE {due} AND {order} >= :after
-                ORDER BY {order} LIMIT :limit FOR UPDATE SKIP LOCKED
-            ), gone AS (
-                DELETE FROM document USING batch WHERE document.id = batch.id
-                RETURNING document.id, document.doc_id, document.account_id, document.{order} AS mark
+            WITH gone AS (
+                DELETE FROM document WHERE ctid = ANY(ARRAY(
+                    SELECT ctid FROM document WHERE {due} AND {order} >= :after
+                    ORDER BY {order} LIMIT :limit FOR UPDATE SKIP LOCKED
+                ))
+                RETURNING id, doc_id, account_id, {order} AS mark
             ), logged AS (
                 INSERT INTO event (at, type, account_id, subject, detail, doc_id, data)
                 SELECT :now, k.type, gone.account_id, gone.doc_id, k.detail, gone.doc_id, k.data
