@@ -171,7 +171,10 @@ class Event(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     type: Mapped[str] = mapped_column(String(64))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    # No foreign key (migration 0007): checking it cost about 5 us per event written, a third of a
+    # purge's time in the database. A trigger on account clears the account of a deleted
+    # account's events, as the key's ON DELETE SET NULL did.
+    account_id: Mapped[int | None] = mapped_column(Integer)
     subject: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
     doc_id: Mapped[str | None] = mapped_column(String(100))
