@@ -56,3 +56,75 @@ def test_every_purged_document_has_its_events_in_order(database_url):
     with hub.unit_of_work() as uow:
         assert [d.doc_id for d in uow.documents.listing()] == [kept]
     assert housekeeping.purge(hub) == housekeeping.PurgeResult(0, 0, False)
+
+
+def _expired_school(hub, count: int, expires_at: datetime | None = None):  # type: ignore[no-untyped-def]
+    school = make_school(hub)
+    doc_ids = [queue_quote(hub, school) for _ in range(count)]
+    for n, doc_id in enumerate(doc_ids):
+        backdate(hub, doc_id, expires_at=expires_at or datetime.now(UTC) - timedelta(minutes=count - n))
+    return school, doc_ids
+
+
+def test_documents_expiring_at_the_same_instant_are_all_purged_across_batches(database_url):
+    """A batch resumes its walk at the last expiry it reached: rows sharing that instant with the
+    batch's last are not skipped."""
+    hub = build_hub(make_settings(database_url, EPROC_PURGE_BATCH_SIZE="3"))
+    school, doc_ids = _expired_school(hub, 8, expires_at=datetime.now(UTC) - timedelta(hours=1))
+
+    assert housekeeping.purge(hub).expired == 8
+    purged = [e for e in _events(hub) if e[0] == "document.purged"]
+    assert sorted(e[2] for e in purged) == sorted(doc_ids)
+    with hub.unit_of_work() as uow:
+        assert uow.documents.listing() == []
+
+
+def test_a_document_held_by_a_concurrent_call_while_the_walk_passes_it_is_purged_in_the_same_run(
+    database_url, monkeypatch
+):
+    """On PostgreSQL a batch skips rows another transaction holds (SKIP LOCKED) and the next batch
+    starts after it: the purge ends with one walk from the start, which finds them."""
+    if not database_url.startswith("postgresql"):
+        return  # one statement per batch, and the walk, are PostgreSQL's
+    from sqlalchemy import create_engine, text
+
+    from eproc.store.repositories import DocumentRepository
+
+    hub = build_hub(make_settings(database_url, EPROC_PURGE_BATCH_SIZE="2"))
+    school, doc_ids = _expired_school(hub, 5)
+    engine = create_engine(database_url)
+    holder = engine.connect()
+    holder.execute(text("SELECT id FROM document WHERE doc_id = :d FOR UPDATE"), {"d": doc_ids[0]})  # the oldest
+    original = DocumentRepository.purge_batch
+    calls = []
+
+    def batch_then_release(self, **kwargs):  # type: ignore[no-untyped-def]
+        result = original(self, **kwargs)
+        calls.append(result[0])
+        if len(calls) == 1:
+            holder.rollback()  # the concurrent call ends after the first batch went past its row
+        return result
+
+    monkeypatch.setattr(DocumentRepository, "purge_batch", batch_then_release)
+    try:
+        result = housekeeping.purge(hub)
+    finally:
+        holder.close()
+        engine.dispose()
+    assert calls[0] == 2 and result.expired == 5
+    assert sorted(e[2] for e in _events(hub) if e[0] == "document.purged") == sorted(doc_ids)
+
+
+def test_a_webhook_subscribed_to_purged_documents_gets_a_delivery_for_each(database_url):
+    """While an endpoint subscribes, the purge writes each event through emit (with its delivery),
+    not set-based."""
+    from eproc.services import webhooks
+
+    hub = build_hub(make_settings(database_url, EPROC_PURGE_BATCH_SIZE="2", EPROC_WEBHOOK_ALLOW_PRIVATE_TARGETS="true"))
+    view, _ = webhooks.create_webhook(hub, "http://127.0.0.1:9/hook", ["document.purged"])
+    school, doc_ids = _expired_school(hub, 3)
+
+    assert housekeeping.purge(hub).expired == 3
+    deliveries = webhooks.deliveries(hub, view.id)
+    assert sorted(d.event_type for d in deliveries) == ["document.purged"] * 3
+    assert len(_events(hub)) == 6  # the expired events too, with no delivery (not subscribed)
