@@ -2,7 +2,8 @@
 
 Ready means the database is reachable, at this code's migration, and can be *written* (a row write
 rolled back: a read-only file, a read-only server or a lock that never clears all fail it, where
-the old read-only probe answered 200 while every SendOrder failed). The probe runs in a thread of
+the old read-only probe answered 200 while every SendOrder failed), and, for SQLite, that a new
+connection could write too (its files' permissions for this user). The probe runs in a thread of
 its own and is waited for at most ``bound`` seconds, so a database that does not answer gives a
 503 in time instead of a probe that hangs with it; and its result is kept for ``ttl`` seconds, so
 however often a load balancer asks, each worker probes at most once a second.
@@ -15,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from eproc.store.condition import file_problem
 from eproc.store.db import Store
 
 log = logging.getLogger("eproc.web")
@@ -78,5 +80,10 @@ class ReadinessProbe:
         except Exception as exc:  # noqa: BLE001 - every failure here means "cannot write"
             problem = self.store.explain(exc)
             return Readiness(False, "database not writable", condition.revision, condition.head, problem)
+        # A pooled connection opened before a SQLite file turned read-only still writes; the next
+        # one (another worker's, a restarted one's) would not.
+        refused = file_problem(self.store.engine)
+        if refused is not None:
+            return Readiness(False, "database not writable", condition.revision, condition.head, refused)
         return Readiness(True, "ready", condition.revision, condition.head)
 
