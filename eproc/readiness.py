@@ -32,7 +32,7 @@ class Readiness:
 
 
 class ReadinessProbe:
-    def __init__(self, store: Store, *, bound: float = 1.5, ttl: float = 1.0) -> None:
+    def __init__(self, store: Store, *, bound: float = 1.0, ttl: float = 1.0) -> None:
         self.store = store
         self.bound = bound
         self.ttl = ttl

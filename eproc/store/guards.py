@@ -61,7 +61,8 @@ def connect_args(url: str, timeouts: DatabaseTimeouts) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"timeout": timeouts.statement, "check_same_thread": False}
     return {
-        "connect_timeout": max(1, round(timeouts.connect)),
+        # libpq (and psycopg) wait at least 2 s whatever is asked: say what happens.
+        "connect_timeout": max(2, round(timeouts.connect)),
         "options": f"-c statement_timeout={int(timeouts.statement * 1000)}",
     }
 
