@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--statement-timeout", type=int, default=10)
     parser.add_argument("--connect-timeout", type=int, default=5)
+    parser.add_argument("--verbose", action="store_true", help="every readiness answer around the freeze")
     args = parser.parse_args(argv)
     reason = unavailable()
     if reason:
@@ -145,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for thread in threads:
                 thread.start()
-            time.sleep(2)  # warm: every worker has pooled connections
+            # Warm: every worker has pooled connections and has answered readiness once (a worker's
+            # first /health/ready loads the migrations and can take seconds on a loaded machine).
+            time.sleep(2)
+            while not any(p.at > run.probes[0].answered for p in run.probes[1:] if p.ready == 200):
+                time.sleep(0.2)
+            time.sleep(1)
             postgres.freeze()
             frozen_at = time.monotonic()
             time.sleep(args.seconds)
@@ -183,9 +189,16 @@ def report(run: Run, args: argparse.Namespace, frozen_at: float, thawed_at: floa
               f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s")
     errors = [c for c in run.calls if c.outcome == "error"]
     print(f"calls neither answered nor faulted: {len(errors)}")
+    first = run.probes[0]
+    print(f"(the first /health/ready, before the freeze, took {first.answered - first.at:.2f} s)")
     first_503 = min((p.answered for p in run.probes if p.answered >= frozen_at and p.ready == 503), default=None)
     print("freeze to first /health/ready 503: " + (f"{first_503 - frozen_at:.2f} s" if first_503 else "never"))
     frozen_probes = [p for p in run.probes if frozen_at <= p.at < thawed_at]
+    if args.verbose:
+        for p in run.probes:
+            if frozen_at - 3 <= p.at < frozen_at + 9:
+                print(f"    /health/ready asked {p.at - frozen_at:+.2f} s answered {p.answered - frozen_at:+.2f} s: "
+                      f"{p.ready}, /health {p.health_seconds:.3f} s")
     if frozen_probes:
         slowest = max(p.health_seconds for p in frozen_probes)
         print(f"/health during the freeze: {len(frozen_probes)} asked, slowest {slowest:.3f} s")

@@ -6,7 +6,9 @@ the old read-only probe answered 200 while every SendOrder failed), and, for SQL
 connection could write too (its files' permissions for this user). The probe runs in a thread of
 its own and is waited for at most ``bound`` seconds, so a database that does not answer gives a
 503 in time instead of a probe that hangs with it; and its result is kept for ``ttl`` seconds, so
-however often a load balancer asks, each worker probes at most once a second.
+however often a load balancer asks, each worker probes at most once a second. While one of the
+process's own statements has waited longer than ``bound`` (a call stuck on a database that does not
+answer), the answer is given at once, without a probe.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from eproc.store.condition import file_problem
 from eproc.store.db import Store
+from eproc.store.guards import longest_wait
 
 log = logging.getLogger("eproc.web")
 
@@ -42,6 +45,15 @@ class ReadinessProbe:
         self._result: Readiness | None = None
 
     def check(self) -> Readiness:
+        waited = longest_wait(self.store.engine)
+        if waited >= self.bound:
+            # A call of this process has waited that long already: no probe needed to know.
+            stuck = Readiness(
+                False, "database not answering", None, None,
+                f"the database has not answered a statement for {waited:.1f} s",
+            )
+            log.error("readiness: %s", stuck.problem)
+            return stuck
         with self._lock:
             if self._last is not None and time.monotonic() - self._last[0] < self.ttl:
                 return self._last[1]
@@ -50,7 +62,11 @@ class ReadinessProbe:
                 self._running = threading.Thread(target=self._probe, name="eproc-ready-probe", daemon=True)
                 self._running.start()
             running = self._running
-        running.join(self.bound)
+        deadline = time.monotonic() + self.bound
+        while running.is_alive() and (remaining := deadline - time.monotonic()) > 0:
+            running.join(min(0.1, remaining))
+            if longest_wait(self.store.engine) >= self.bound:
+                break  # a call of this process has waited longer: the answer is known
         with self._lock:
             result = self._result if not running.is_alive() else None
             if result is None:

@@ -191,6 +191,7 @@ def _is_connection_failure(lowered: str) -> bool:
             "server closed the connection",
             "connection timed out",
             "no route to host",
+            "the database is not answering",
         )
     )
 

@@ -21,6 +21,7 @@ after the file was mended. Three guards, each small:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import pwd
@@ -28,6 +29,8 @@ import socket
 import stat
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,9 @@ log = logging.getLogger("eproc.store")
 
 # How much longer than the server's own statement_timeout the client waits for an answer.
 WATCHDOG_GRACE_SECONDS = 1.0
+# How soon after the watchdog cut its connection a call's connect is refused at once (its retry;
+# see _Watchdog._refuse_just_after_a_cut).
+REFUSE_CONNECT_AFTER_CUT_SECONDS = 0.5
 # Driver messages (lower case) after which a connection cannot be trusted again.
 _LOST_CONNECTION = (
     "readonly database",
@@ -74,7 +80,17 @@ def install(engine: Engine, timeouts: DatabaseTimeouts) -> None:
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
         _watch_sqlite_files(engine, database)
     if engine.dialect.name == "postgresql":
-        _Watchdog(timeouts.statement + WATCHDOG_GRACE_SECONDS).install(engine)
+        watchdog = _Watchdog(timeouts.statement + WATCHDOG_GRACE_SECONDS)
+        watchdog.install(engine)
+        _WATCHDOGS[engine] = watchdog
+
+
+def longest_wait(engine: Engine) -> float:
+    """How long this process's longest-waiting statement on ``engine`` has waited for the server
+    (0 when none waits, and for SQLite): readiness answers from it at once while a call is stuck,
+    instead of starting a probe that would wait too."""
+    watchdog = _WATCHDOGS.get(engine)
+    return 0.0 if watchdog is None else watchdog.longest_wait()
 
 
 def _watch_sqlite_files(engine: Engine, path: str) -> None:
@@ -108,6 +124,9 @@ def _watch_sqlite_files(engine: Engine, path: str) -> None:
     event.listen(engine, "checkout", checked_out)
 
 
+_WATCHDOGS: weakref.WeakKeyDictionary[Engine, _Watchdog] = weakref.WeakKeyDictionary()
+
+
 def _classify(context: ExceptionContext) -> None:
     original = context.original_exception
     message = str(original).lower()
@@ -130,10 +149,12 @@ class _Watchdog:
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
-        self._waiting: dict[int, tuple[float, Any]] = {}
+        self._waiting: dict[int, tuple[float, Any, int]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        # Threads whose call had its connection cut, and when: their next connect is refused.
+        self._cut_threads: dict[int, float] = {}
 
     def install(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before_cursor)
@@ -143,6 +164,7 @@ class _Watchdog:
         event.listen(engine.pool, "reset", self._before_reset)
         event.listen(engine.pool, "checkin", self._at_checkin)
         event.listen(engine, "handle_error", self._after_error)
+        event.listen(engine, "do_connect", self._refuse_just_after_a_cut)
         # The pool's pre-ping talks to the driver directly, past the cursor events.
         ping = engine.dialect.do_ping
 
@@ -185,8 +207,15 @@ class _Watchdog:
         if dbapi_connection is None:
             return
         with self._lock:
-            self._waiting[id(dbapi_connection)] = (time.monotonic() + self.limit, dbapi_connection)
+            self._waiting[id(dbapi_connection)] = (
+                time.monotonic() + self.limit, dbapi_connection, threading.get_ident(),
+            )
             self._ensure_thread()
+
+    def longest_wait(self) -> float:
+        with self._lock:
+            deadlines = [deadline for deadline, _conn, _thread in self._waiting.values()]
+        return max(0.0, self.limit - (min(deadlines) - time.monotonic())) if deadlines else 0.0
 
     def _stop(self, dbapi_connection: Any) -> None:
         with self._lock:
@@ -204,20 +233,42 @@ class _Watchdog:
             time.sleep(0.25)
             now = time.monotonic()
             with self._lock:
-                expired = [(key, conn) for key, (deadline, conn) in self._waiting.items() if deadline <= now]
-                for key, _conn in expired:
+                expired = [(key, conn, thread) for key, (deadline, conn, thread) in self._waiting.items()
+                           if deadline <= now]
+                for key, _conn, _thread in expired:
                     del self._waiting[key]
-            for _key, connection in expired:
-                _cut(connection, self.limit)
+            for _key, connection, thread in expired:
+                _cut(connection, self.limit, functools.partial(self._note_cut, thread))
+
+    def _note_cut(self, thread: int) -> None:
+        # Before the socket goes: the cut call's retry follows at once.
+        with self._lock:
+            self._cut_threads[thread] = time.monotonic()
+
+    def _refuse_just_after_a_cut(self, dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        """A call whose connection was cut retries its first read on a new one (for a connection a
+        restart dropped, eproc/store/db.py); against a server that does not answer, that connect
+        would wait its whole timeout too (a 10 s statement bound became 16 s). So that call's next
+        connect, made at once, is refused; other calls connect as usual, and the next call of that
+        thread too."""
+        with self._lock:
+            cut_at = self._cut_threads.pop(threading.get_ident(), None)
+        since = time.monotonic() - cut_at if cut_at is not None else REFUSE_CONNECT_AFTER_CUT_SECONDS
+        if since < REFUSE_CONNECT_AFTER_CUT_SECONDS:
+            raise dialect.loaded_dbapi.OperationalError(
+                f"the database is not answering: a connection was cut {since:.1f} s ago "
+                f"after {self.limit:.0f} s without an answer"
+            )
 
 
-def _cut(dbapi_connection: Any, waited: float) -> None:
+def _cut(dbapi_connection: Any, waited: float, before: Callable[[], None]) -> None:
     """Shut the socket down under the driver, which then fails the call it is waiting in."""
     try:
         fd = dbapi_connection.pgconn.socket
         duplicate = socket.socket(fileno=os.dup(fd))
     except Exception:  # noqa: BLE001 - already closed: nothing waits on it
         return
+    before()
     try:
         duplicate.shutdown(socket.SHUT_RDWR)
     except OSError:
