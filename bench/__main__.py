@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("bench.bench_validation", "bench.bench_auth", "bench.bench_api", "bench.bench_webhooks",
-              "bench.bench_serving", "bench.bench_fms")
+              "bench.bench_serving", "bench.bench_fms", "bench.bench_freeze")
 
 
 def main() -> int:

@@ -19,6 +19,9 @@ queued behind a call that waits on a hung database.
 A worker accepts new connections only while its application thread is idle (or the connections it
 holds are still arriving): with several workers on one listening socket a busy worker leaves the
 next caller to an idle one, as the sync worker does, instead of queueing it behind its own call.
+Once its call has taken longer than ``STUCK_AFTER_SECONDS`` it accepts again: when every worker
+waits on a database that does not answer, ``/health`` and ``/health/ready`` are still answered (a
+call accepted then waits behind the stuck one instead of in the listening socket's backlog).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ HEADER_END = b"\r\n\r\n"
 READ_SIZE = 256 * 1024
 BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# A call running longer than this no longer keeps its worker from accepting (see the module's text);
+# FMS calls take milliseconds, a large FetchDoc a few hundred.
+STUCK_AFTER_SECONDS = 0.5
 HEALTH_PATHS = (b"/health", b"/health/", b"/health/ready", b"/health/ready/")
 _EXPECT_LINE = re.compile(rb"(?<=\r\n)expect:[^\r\n]*\r\n", re.IGNORECASE)
 _TRANSFER_ENCODING_LINE = re.compile(rb"(?<=\r\n)transfer-encoding:[^\r\n]*\r\n", re.IGNORECASE)
@@ -131,6 +137,9 @@ class BufferingWorker(SyncWorker):
         while self.alive:
             self._set_accepting(self._may_accept())
             timeout = 1.0
+            busy_since = self._busy_since
+            if not self._accepting and busy_since is not None:  # wake when the call counts as stuck
+                timeout = max(0.0, min(timeout, busy_since + STUCK_AFTER_SECONDS - time.monotonic()))
             if self._open:
                 timeout = max(0.0, min(timeout, min(c.deadline for c in self._open.values()) - time.monotonic()))
             for key, _events in self._selector.select(timeout):
@@ -148,10 +157,14 @@ class BufferingWorker(SyncWorker):
                 return
 
     def _may_accept(self) -> bool:
-        """Idle (or holding only requests still arriving), and below the connection limit."""
+        """Idle (or holding only requests still arriving) or stuck on one call, and below the
+        connection limit."""
         if len(self._open) + self._pending >= self.limits.max_connections:
             return False
-        return self._pending == 0
+        if self._pending == 0:
+            return True
+        busy_since = self._busy_since
+        return busy_since is not None and time.monotonic() - busy_since >= STUCK_AFTER_SECONDS
 
     def _set_accepting(self, accepting: bool) -> None:
         if accepting == self._accepting:

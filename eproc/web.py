@@ -98,7 +98,7 @@ class EprocWsgi:
 
     def _ready(self, start_response: StartResponse) -> Iterable[bytes]:
         """Readiness, apart from liveness: 503 while the database cannot serve this code (not
-        reachable, not migrated, not writable, not answering within 1.5 s), so a load balancer
+        reachable, not migrated, not writable, not answering within 1 s), so a load balancer
         sends no FMS call here that could only end in an internal error (eproc/readiness.py)."""
         readiness = self._readiness.check()
         payload: dict[str, object] = {

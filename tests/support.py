@@ -229,15 +229,22 @@ LISTENING = re.compile(r"Listening at: (https?://[^\s]+) ")
 
 
 def start_server(
-    database_url: str, *extra_args: str, env: dict[str, str] | None = None, worker: bool = False
+    database_url: str, *extra_args: str, env: dict[str, str] | None = None, worker: bool = False,
+    run_as: Any = None,
 ) -> LiveServer:
-    """``eproc serve --port 0`` as a user would run it; the bound port is read from gunicorn's log."""
+    """``eproc serve --port 0`` as a user would run it; the bound port is read from gunicorn's log.
+    ``run_as`` (tests/unprivileged.py) starts it as another user."""
     command = [sys.executable, "-m", "eproc.cli", "serve", "--host", "127.0.0.1", "--port", "0", *extra_args]
     if not worker:
         command.append("--no-worker")  # most tests want no webhook worker polling beside them
     process_env = {**os.environ, **server_environment(database_url), **(env or {})}
+    options: dict[str, Any] = {}
+    if run_as is not None:
+        command = run_as.command(command)
+        options = run_as.popen_options()
+        process_env["PYTHONDONTWRITEBYTECODE"] = "1"
     process = subprocess.Popen(
-        command, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        command, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, **options
     )
     log: list[str] = []
     found: dict[str, str] = {}

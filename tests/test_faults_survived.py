@@ -1,5 +1,6 @@
 """Faults survived (issue 11, item 6): a worker killed mid-SendOrder, a database that stops answering,
-a SQLite file that is read-only for a while. Each over real HTTP to ``eproc serve``."""
+a SQLite file that is read-only for a while (tests/test_read_only_sqlite.py). Each over real HTTP to
+``eproc serve``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import re
 import select
 import signal
 import socket
-import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -99,41 +99,7 @@ def test_a_worker_killed_mid_send_order_leaves_the_order_stored_once_or_not_at_a
         server.stop()
 
 
-# --- a read-only SQLite file --------------------------------------------------------------------
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
-def test_a_read_only_episode_on_sqlite_heals_by_itself(tmp_path: Path) -> None:
-    with migrated_database("sqlite", tmp_path) as url:
-        path = Path(make_url(url).database or "")
-        hub = build_hub(make_settings(url))
-        username, _ = new_school(hub, PASSWORD, establishment_name="Hillside Primary School")
-        server = start_server(url, "--workers", "2")
-        try:
-            assert send_order(server, username).status == 200
-            mode = stat.S_IMODE(path.stat().st_mode)
-            # The episode: the database file read-only, and (the trap) SQLite's -shm file left read-only
-            # by a process that opened the database meanwhile.
-            path.chmod(0o444)
-            failed = send_order(server, username)
-            assert is_internal_fault(failed)
-            ready = requests.get(f"{server.base_url}/health/ready", timeout=5)
-            assert ready.status_code == 503 and ready.json()["status"] == "database not writable"
-            shm = Path(f"{path}-shm")
-            if shm.exists():
-                shm.chmod(0o444)
-            path.chmod(mode)
-            # Once the file is writable the service mends the rest and serves again, no restart.
-            deadline = time.monotonic() + 10
-            while (response := send_order(server, username)).status != 200:
-                assert time.monotonic() < deadline, net.fault(response)
-                time.sleep(0.2)
-            assert not shm.exists() or os.access(shm, os.W_OK)
-            time.sleep(1.1)  # past the readiness cache
-            assert requests.get(f"{server.base_url}/health/ready", timeout=5).status_code == 200
-        finally:
-            server.stop()
-            path.chmod(0o644)
+# --- a read-only SQLite file: tests/test_read_only_sqlite.py (run as an unprivileged user) -------
 
 
 # --- PostgreSQL that stops answering ------------------------------------------------------------

@@ -157,6 +157,14 @@ def explain(exc: SQLAlchemyError, url: str) -> EprocError:
     return StorageRefused(f"the database {shown} refused the operation ({detail})")
 
 
+def file_problem(engine: Engine) -> str | None:
+    """For a SQLite database: one line when its files would refuse a new connection's writes (the
+    file, its ``-wal``/``-shm`` or its directory read-only for this user), None otherwise and for
+    PostgreSQL. Connections opened before the file turned read-only still write, so a probe
+    write alone answers "writable" until the next worker or connection finds otherwise."""
+    return _sqlite_fix(engine.url.render_as_string(hide_password=False))
+
+
 def _sqlite_fix(url: str) -> str | None:
     """The exact fix for a read-only SQLite database, the -wal/-shm trap included (eproc/store/guards.py)."""
     from eproc.store.guards import sqlite_permission_fix
@@ -183,6 +191,7 @@ def _is_connection_failure(lowered: str) -> bool:
             "server closed the connection",
             "connection timed out",
             "no route to host",
+            "the database is not answering",
         )
     )
 

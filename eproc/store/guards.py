@@ -11,29 +11,40 @@ after the file was mended. Three guards, each small:
   second past the statement timeout the client shuts the connection's socket down; the driver
   raises, and the connection is discarded;
 * error classification: read-only and I/O errors mark the connection as lost, so SQLAlchemy
-  replaces it (and the pool's others) instead of handing it out again.
+  replaces it (and the pool's others) instead of handing it out again;
+* SQLite's side files kept writable: SQLite creates ``-wal`` and ``-shm`` with the database file's
+  mode, so a connection opened while the file was read-only left them read-only, and every write
+  kept failing after the file was mended (issue 11: 56 of 56 SendOrders, a fresh server too). Each
+  new connection gives its own user's side files their write permission back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import pwd
 import socket
 import stat
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import ExceptionContext
 
 log = logging.getLogger("eproc.store")
 
 # How much longer than the server's own statement_timeout the client waits for an answer.
 WATCHDOG_GRACE_SECONDS = 1.0
+# How soon after the watchdog cut its connection a call's connect is refused at once (its retry;
+# see _Watchdog._refuse_just_after_a_cut).
+REFUSE_CONNECT_AFTER_CUT_SECONDS = 0.5
 # Driver messages (lower case) after which a connection cannot be trusted again.
 _LOST_CONNECTION = (
     "readonly database",
@@ -56,7 +67,8 @@ def connect_args(url: str, timeouts: DatabaseTimeouts) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"timeout": timeouts.statement, "check_same_thread": False}
     return {
-        "connect_timeout": max(1, round(timeouts.connect)),
+        # libpq (and psycopg) wait at least 2 s whatever is asked: say what happens.
+        "connect_timeout": max(2, round(timeouts.connect)),
         "options": f"-c statement_timeout={int(timeouts.statement * 1000)}",
     }
 
@@ -64,8 +76,55 @@ def connect_args(url: str, timeouts: DatabaseTimeouts) -> dict[str, Any]:
 def install(engine: Engine, timeouts: DatabaseTimeouts) -> None:
     """The watchdog (PostgreSQL) and the error classification (both backends) on ``engine``."""
     event.listen(engine, "handle_error", _classify)
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        _watch_sqlite_files(engine, database)
     if engine.dialect.name == "postgresql":
-        _Watchdog(timeouts.statement + WATCHDOG_GRACE_SECONDS).install(engine)
+        watchdog = _Watchdog(timeouts.statement + WATCHDOG_GRACE_SECONDS)
+        watchdog.install(engine)
+        _WATCHDOGS[engine] = watchdog
+
+
+def longest_wait(engine: Engine) -> float:
+    """How long this process's longest-waiting statement on ``engine`` has waited for the server
+    (0 when none waits, and for SQLite): readiness answers from it at once while a call is stuck,
+    instead of starting a probe that would wait too."""
+    watchdog = _WATCHDOGS.get(engine)
+    return 0.0 if watchdog is None else watchdog.longest_wait()
+
+
+def _watch_sqlite_files(engine: Engine, path: str) -> None:
+    """Side files kept writable, and no connection of a read-only episode reused once the file is
+    writable: such a connection has its database file open read-only for good, and while any of
+    them is open the process's other connections share its read-only ``-shm``; so the first write
+    on each would fail after the episode. At the first checkout after it, the pool is emptied."""
+    episode = threading.Event()  # a connection of this engine met the file read-only
+
+    def connected(_dbapi_connection: Any, _record: Any) -> None:
+        # After the backend's own "connect" listeners: the WAL pragma has opened the side files,
+        # read-only if they were.
+        if keep_side_files_writable(path) or not os.access(path, os.W_OK):
+            episode.set()
+
+    def failed(context: ExceptionContext) -> None:
+        if "readonly" in str(context.original_exception).lower():
+            episode.set()
+
+    def checked_out(_dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not episode.is_set() or not os.access(path, os.W_OK):
+            return
+        episode.clear()
+        keep_side_files_writable(path)  # a side file may have been re-created read-only since
+        log.info("the SQLite database %s is writable: the connections opened read-only replaced", path)
+        engine.pool.dispose()  # the idle ones
+        raise exc.DisconnectionError("opened during a read-only episode")  # this one
+
+    event.listen(engine, "connect", connected)
+    event.listen(engine, "handle_error", failed)
+    event.listen(engine, "checkout", checked_out)
+
+
+_WATCHDOGS: weakref.WeakKeyDictionary[Engine, _Watchdog] = weakref.WeakKeyDictionary()
 
 
 def _classify(context: ExceptionContext) -> None:
@@ -82,7 +141,7 @@ def _classify(context: ExceptionContext) -> None:
         if url is not None and url.get_backend_name() == "sqlite" and url.database and "readonly" in message:
             fix = sqlite_permission_fix(url.database, mend=True)
             if fix:
-                log.error("%s", fix)
+                _tell(logging.ERROR, "%s", fix)
 
 
 class _Watchdog:
@@ -90,10 +149,12 @@ class _Watchdog:
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
-        self._waiting: dict[int, tuple[float, Any]] = {}
+        self._waiting: dict[int, tuple[float, Any, int]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        # Threads whose call had its connection cut, and when: their next connect is refused.
+        self._cut_threads: dict[int, float] = {}
 
     def install(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before_cursor)
@@ -103,6 +164,7 @@ class _Watchdog:
         event.listen(engine.pool, "reset", self._before_reset)
         event.listen(engine.pool, "checkin", self._at_checkin)
         event.listen(engine, "handle_error", self._after_error)
+        event.listen(engine, "do_connect", self._refuse_just_after_a_cut)
         # The pool's pre-ping talks to the driver directly, past the cursor events.
         ping = engine.dialect.do_ping
 
@@ -145,8 +207,15 @@ class _Watchdog:
         if dbapi_connection is None:
             return
         with self._lock:
-            self._waiting[id(dbapi_connection)] = (time.monotonic() + self.limit, dbapi_connection)
+            self._waiting[id(dbapi_connection)] = (
+                time.monotonic() + self.limit, dbapi_connection, threading.get_ident(),
+            )
             self._ensure_thread()
+
+    def longest_wait(self) -> float:
+        with self._lock:
+            deadlines = [deadline for deadline, _conn, _thread in self._waiting.values()]
+        return max(0.0, self.limit - (min(deadlines) - time.monotonic())) if deadlines else 0.0
 
     def _stop(self, dbapi_connection: Any) -> None:
         with self._lock:
@@ -164,20 +233,42 @@ class _Watchdog:
             time.sleep(0.25)
             now = time.monotonic()
             with self._lock:
-                expired = [(key, conn) for key, (deadline, conn) in self._waiting.items() if deadline <= now]
-                for key, _conn in expired:
+                expired = [(key, conn, thread) for key, (deadline, conn, thread) in self._waiting.items()
+                           if deadline <= now]
+                for key, _conn, _thread in expired:
                     del self._waiting[key]
-            for _key, connection in expired:
-                _cut(connection, self.limit)
+            for _key, connection, thread in expired:
+                _cut(connection, self.limit, functools.partial(self._note_cut, thread))
+
+    def _note_cut(self, thread: int) -> None:
+        # Before the socket goes: the cut call's retry follows at once.
+        with self._lock:
+            self._cut_threads[thread] = time.monotonic()
+
+    def _refuse_just_after_a_cut(self, dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        """A call whose connection was cut retries its first read on a new one (for a connection a
+        restart dropped, eproc/store/db.py); against a server that does not answer, that connect
+        would wait its whole timeout too (a 10 s statement bound became 16 s). So that call's next
+        connect, made at once, is refused; other calls connect as usual, and the next call of that
+        thread too."""
+        with self._lock:
+            cut_at = self._cut_threads.pop(threading.get_ident(), None)
+        since = time.monotonic() - cut_at if cut_at is not None else REFUSE_CONNECT_AFTER_CUT_SECONDS
+        if since < REFUSE_CONNECT_AFTER_CUT_SECONDS:
+            raise dialect.loaded_dbapi.OperationalError(
+                f"the database is not answering: a connection was cut {since:.1f} s ago "
+                f"after {self.limit:.0f} s without an answer"
+            )
 
 
-def _cut(dbapi_connection: Any, waited: float) -> None:
+def _cut(dbapi_connection: Any, waited: float, before: Callable[[], None]) -> None:
     """Shut the socket down under the driver, which then fails the call it is waiting in."""
     try:
         fd = dbapi_connection.pgconn.socket
         duplicate = socket.socket(fileno=os.dup(fd))
     except Exception:  # noqa: BLE001 - already closed: nothing waits on it
         return
+    before()
     try:
         duplicate.shutdown(socket.SHUT_RDWR)
     except OSError:
@@ -185,6 +276,47 @@ def _cut(dbapi_connection: Any, waited: float) -> None:
     finally:
         duplicate.close()
     log.error("the database did not answer within %.0f s: connection cut, the call fails", waited)
+
+
+_side_file_told: dict[str, float] = {}
+
+
+def _tell(level: int, message: str, *args: Any) -> None:
+    """Log what a failed call's fault cannot say (it only says "internal error"): at ``level``
+    while serving a request, else at INFO, because a command-line run prints the same line as its
+    error and a second copy on its stderr would only repeat it."""
+    from eproc import logs
+
+    log.log(level if logs.current() is not None else logging.INFO, message, *args)
+
+
+def keep_side_files_writable(database_path: str) -> bool:
+    """Give this user's read-only ``-wal``/``-shm`` files their owner's write permission back.
+
+    They are read-only only because SQLite copied the mode of a database file that was read-only
+    when they were created; left so, they would outlast the episode. Write permission for their
+    owner is what they would have had, and gives nobody else anything. True when one was mended.
+    """
+    uid = os.getuid()
+    mended = False
+    for side in (Path(f"{database_path}-wal"), Path(f"{database_path}-shm")):
+        try:
+            info = side.stat()
+            if info.st_uid != uid or info.st_mode & stat.S_IWUSR:
+                continue
+            os.chmod(side, stat.S_IMODE(info.st_mode) | stat.S_IWUSR)
+        except OSError:  # gone, or not ours to change: sqlite_permission_fix tells the operator
+            continue
+        mended = True
+        now = time.monotonic()
+        if now - _side_file_told.get(str(side), -60.0) >= 60.0:  # once a minute, not per connection
+            _side_file_told[str(side)] = now
+            _tell(
+                logging.WARNING,
+                "the SQLite file %s was created read-only (the database file is read-only now): made "
+                "writable for its owner, so writes work again once the database file is", side,
+            )
+    return mended
 
 
 def sqlite_permission_fix(database_path: str, *, mend: bool = False) -> str | None:
@@ -203,7 +335,7 @@ def sqlite_permission_fix(database_path: str, *, mend: bool = False) -> str | No
     except OSError:
         return None
     if not os.access(database, os.W_OK):
-        return f"the SQLite database {database} is read-only: make it writable (chmod u+w {database})"
+        return f"the SQLite database {database} is read-only for {_user()}: {_write_fix(database)}"
     for side in (Path(f"{database}-wal"), Path(f"{database}-shm")):
         if not side.exists() or os.access(side, os.W_OK):
             continue
@@ -218,6 +350,33 @@ def sqlite_permission_fix(database_path: str, *, mend: bool = False) -> str | No
             f"run 'chown --reference={database} {side} && chmod --reference={database} {side}'"
         )
     directory = database.parent
-    if not os.access(directory, os.W_OK):
-        return f"the directory {directory} of the SQLite database is read-only: SQLite must create files there"
+    side_files = (Path(f"{database}-wal"), Path(f"{database}-shm"))
+    # With both side files in place SQLite creates nothing more; without them it must.
+    if not all(side.exists() for side in side_files) and not os.access(directory, os.W_OK):
+        return (
+            f"the directory {directory} of the SQLite database is read-only, and SQLite must create "
+            f"{database.name}-wal and {database.name}-shm there: make it writable (chmod u+w {directory})"
+        )
     return None
+
+
+def _user(uid: int | None = None) -> str:
+    uid = os.getuid() if uid is None else uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _write_fix(path: Path) -> str:
+    """The command that lets this user write ``path``: its owner's write bit, or the file itself."""
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        owner = os.getuid()
+    if owner == os.getuid():
+        return f"make it writable (chmod u+w {path})"
+    return (
+        f"it belongs to {_user(owner)}; give it to the user eproc runs as "
+        f"(chown {_user()} {path} && chmod u+w {path})"
+    )
