@@ -19,6 +19,12 @@ queued behind a call that waits on a hung database.
 A worker accepts new connections only while its application thread is idle (or the connections it
 holds are still arriving): with several workers on one listening socket a busy worker leaves the
 next caller to an idle one, as the sync worker does, instead of queueing it behind its own call.
+
+The portal API's connections are kept alive (HTTP/1.1 persistent connections, as a portal's HTTP
+client reuses them): once answered, a connection goes back to the front, which waits gunicorn's
+``keepalive`` seconds (2 by default) for its next request, then closes it; the next request then has
+the usual header deadline. Bytes a client sent ahead (pipelining) are kept for its next request.
+The SOAP endpoint and everything else answer ``Connection: close`` as before.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gunicorn import http, sock, util
+from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
 
 HEADER_END = b"\r\n\r\n"
@@ -47,6 +55,8 @@ HEALTH_PATHS = (b"/health", b"/health/", b"/health/ready", b"/health/ready/")
 _EXPECT_LINE = re.compile(rb"(?<=\r\n)expect:[^\r\n]*\r\n", re.IGNORECASE)
 _TRANSFER_ENCODING_LINE = re.compile(rb"(?<=\r\n)transfer-encoding:[^\r\n]*\r\n", re.IGNORECASE)
 _REQUEST_TARGET = re.compile(rb"^[A-Z]+ ([^ ?]*)")
+# The paths whose connections are kept alive: the portal API's.
+KEEP_ALIVE_PREFIX = "/api/"
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,26 @@ class _Connection:
     # Bytes of an over-long body seen and dropped: the application answers from the headers.
     discarding: bool = False
     continued: bool = False
+    # Bytes received after the end of the request being read (pipelining): the next request's.
+    ahead: bytes = b""
+    # Kept alive after an answer, waiting for the next request (gunicorn's keepalive deadline).
+    idle: bool = False
+
+    def next_request(self, deadline: float) -> None:
+        """Ready to read the connection's next request (kept alive after an answer)."""
+        self.deadline = deadline
+        self.handshaking = False
+        self.data = bytearray()
+        self.header_end = -1
+        self.remaining = None
+        self.chunked = False
+        self.raw = bytearray()
+        self.chunk_left = 0
+        self.chunk_state = "size"
+        self.decoded = 0
+        self.discarding = False
+        self.continued = False
+        self.idle = True
 
 
 class Complete(Exception):
@@ -99,6 +129,8 @@ class BufferingWorker(SyncWorker):
     def run(self) -> None:
         self._calls: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         self._probes: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
+        # Connections answered and kept alive, for the front to wait on again.
+        self._kept: queue.Queue[_Connection] = queue.Queue()
         self._busy_since: float | None = None
         # Calls queued or being answered; the front accepts only at zero (see the module's text).
         self._pending = 0
@@ -139,6 +171,7 @@ class BufferingWorker(SyncWorker):
                 elif key.data == "wake":
                     with contextlib.suppress(BlockingIOError):
                         self._wake_reader.recv(4096)
+                    self._resume_kept()
                 elif self._may_accept():
                     self._accept(key.fileobj)  # type: ignore[arg-type]
             self._expire()
@@ -193,8 +226,26 @@ class BufferingWorker(SyncWorker):
         # The request has often arrived with the connection.
         self._progress(connection)
 
-    def _progress(self, connection: _Connection) -> None:
+    def _resume_kept(self) -> None:
+        """Wait again on the connections answered and kept alive (the front's thread owns the
+        selector); a request the client already sent ahead is read at once."""
+        while True:
+            try:
+                connection = self._kept.get_nowait()
+            except queue.Empty:
+                return
+            connection.next_request(time.monotonic() + self.cfg.keepalive)
+            self._open[connection.client.fileno()] = connection
+            self._selector.register(connection.client, selectors.EVENT_READ, connection)
+            ahead, connection.ahead = connection.ahead, b""
+            secure_pending = isinstance(connection.client, ssl.SSLSocket) and connection.client.pending()
+            if ahead or secure_pending:
+                self._progress(connection, ahead)
+
+    def _progress(self, connection: _Connection, ahead: bytes = b"") -> None:
         try:
+            if ahead:
+                self._received(connection, ahead)
             if connection.handshaking:
                 connection.client.do_handshake()  # type: ignore[attr-defined]
                 connection.handshaking = False
@@ -224,6 +275,10 @@ class BufferingWorker(SyncWorker):
     def _received(self, connection: _Connection, chunk: bytes) -> None:
         """Take ``chunk``; raise :class:`Complete` once the request is whole."""
         limits = self.limits
+        if connection.idle:
+            # A kept-alive connection's next request has begun: the usual header deadline.
+            connection.idle = False
+            connection.deadline = time.monotonic() + limits.header_timeout
         if connection.header_end < 0:
             start = max(0, len(connection.data) - 3)
             connection.data += chunk
@@ -275,8 +330,10 @@ class BufferingWorker(SyncWorker):
         assert connection.remaining is not None
         if not connection.discarding:
             connection.data += chunk[: connection.remaining]
-        connection.remaining -= min(len(chunk), connection.remaining)
+        taken = min(len(chunk), connection.remaining)
+        connection.remaining -= taken
         if connection.remaining == 0:
+            connection.ahead = chunk[taken:]
             raise Complete
 
     def _dechunk(self, connection: _Connection, chunk: bytes) -> None:
@@ -311,6 +368,7 @@ class BufferingWorker(SyncWorker):
             del raw[: line_end + 2]
             if state == "trailers":
                 if not line:
+                    connection.ahead = bytes(raw)
                     raise Complete
                 continue
             try:
@@ -398,15 +456,17 @@ class BufferingWorker(SyncWorker):
                             self._wake_writer.send(b"\0")
 
     def _serve(self, connection: _Connection, request: bytes) -> None:
-        """As the sync worker's ``handle``, with the request read from memory."""
+        """As the sync worker's ``handle``, with the request read from memory; a connection kept
+        alive goes back to the front instead of being closed."""
         client, addr = connection.client, connection.addr
         req = None
+        keep = False
         try:
             # Writing the answer may block, but not for ever on a client that stops reading.
             client.settimeout(self.limits.body_timeout)
             parser = http.get_parser(self.cfg, [request], addr)
             req = next(parser)
-            self.handle_request(connection.listener, req, client, addr)
+            keep = self._handle(connection.listener, req, client, addr)
         except http.errors.NoMoreData as exc:
             self.log.debug("Ignored premature client disconnection. %s", exc)
         except StopIteration as exc:
@@ -417,13 +477,64 @@ class BufferingWorker(SyncWorker):
             with contextlib.suppress(OSError, ssl.SSLError):
                 self.handle_error(req, client, addr, exc)
         finally:
-            util.close_graceful(client)
+            if keep:
+                client.setblocking(False)
+                self._kept.put(connection)
+                with contextlib.suppress(OSError):
+                    self._wake_writer.send(b"\0")
+            else:
+                util.close_graceful(client)
+
+    def _handle(self, listener: socket.socket, req: Any, client: socket.socket, addr: Any) -> bool:
+        """gunicorn's own request handling (its threaded worker's, which keeps connections alive),
+        keeping alive only the portal API's connections; True when the connection stays open."""
+        environ: dict[str, Any] = {}
+        resp = None
+        try:
+            self.cfg.pre_request(self, req)
+            request_start = datetime.now()
+            resp, environ = wsgi.create(req, client, addr, listener.getsockname(), self.cfg)
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+            if not (self.alive and self.cfg.keepalive and str(req.path).startswith(KEEP_ALIVE_PREFIX)):
+                resp.force_close()
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                self.log.access(resp, req, environ, datetime.now() - request_start)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            return not resp.should_close()
+        except OSError:
+            raise
+        except (Exception, SystemExit):
+            if resp and resp.headers_sent:
+                # Timeout abort is SystemExit. If the answer has begun, a 500 would corrupt it.
+                self.log.exception("Error handling request")
+                util.close_graceful(client)
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:  # noqa: BLE001 - as gunicorn
+                self.log.exception("Exception in post_request hook")
 
     def _stop(self, threads: list[threading.Thread]) -> None:
         """Graceful stop: no new connections, half-read requests dropped, queued ones answered."""
         self._set_accepting(False)
         for connection in list(self._open.values()):
             self._drop(connection)
+        while not self._kept.empty():
+            util.close(self._kept.get_nowait().client)
         self._calls.put(None)
         self._probes.put(None)
         deadline = time.monotonic() + self.cfg.graceful_timeout
