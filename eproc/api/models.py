@@ -49,7 +49,8 @@ class ApiModel(BaseModel):
             schema = super().model_json_schema(by_alias, ref_template, schema_generator, mode,
                                                union_format=union_format)
             _JSON_SCHEMAS[key] = schema
-        return _copy(schema)
+        copied: dict[str, Any] = _copy(schema)
+        return copied
 
 
 _JSON_SCHEMAS: dict[tuple[object, ...], dict[str, Any]] = {}
