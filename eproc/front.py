@@ -490,6 +490,10 @@ class BufferingWorker(SyncWorker):
         keeping alive only the portal API's connections; True when the connection stays open."""
         environ: dict[str, Any] = {}
         resp = None
+        # gunicorn sends the status line and headers, then the body, each with its own sendall:
+        # held back until the answer is whole, the client is woken once, not twice (on a busy
+        # machine the first wake-up let it take the CPU from the worker in the middle of the answer).
+        _cork(client, True)
         try:
             self.cfg.pre_request(self, req)
             request_start = datetime.now()
@@ -508,6 +512,7 @@ class BufferingWorker(SyncWorker):
                     for item in respiter:
                         resp.write(item)
                 resp.close()
+                _cork(client, False)
             finally:
                 self.log.access(resp, req, environ, datetime.now() - request_start)
                 if hasattr(respiter, "close"):
@@ -523,6 +528,7 @@ class BufferingWorker(SyncWorker):
                 raise StopIteration() from None
             raise
         finally:
+            _cork(client, False)
             try:
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:  # noqa: BLE001 - as gunicorn
@@ -543,3 +549,10 @@ class BufferingWorker(SyncWorker):
                 self.notify()
                 thread.join(timeout=0.5)
 
+
+def _cork(client: socket.socket, on: bool) -> None:
+    """Hold partial frames back while an answer is written (Linux TCP_CORK); uncorking sends them."""
+    cork = getattr(socket, "TCP_CORK", None)
+    if cork is not None:
+        with contextlib.suppress(OSError):
+            client.setsockopt(socket.IPPROTO_TCP, cork, 1 if on else 0)
