@@ -131,6 +131,8 @@ class BufferingWorker(SyncWorker):
         self._probes: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         # Connections answered and kept alive, for the front to wait on again.
         self._kept: queue.Queue[_Connection] = queue.Queue()
+        # Requests read whole in this turn of the front's loop, handed over just before it sleeps.
+        self._ready: list[tuple[queue.Queue[tuple[_Connection, bytes] | None], tuple[_Connection, bytes]]] = []
         self._busy_since: float | None = None
         # Calls queued or being answered; the front accepts only at zero (see the module's text).
         self._pending = 0
@@ -160,11 +162,18 @@ class BufferingWorker(SyncWorker):
     # --- the front ------------------------------------------------------------------------
 
     def _front(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._release()
+
+    def _loop(self) -> None:
         while self.alive:
             self._set_accepting(self._may_accept())
             timeout = 1.0
             if self._open:
                 timeout = max(0.0, min(timeout, min(c.deadline for c in self._open.values()) - time.monotonic()))
+            self._release()
             for key, _events in self._selector.select(timeout):
                 if isinstance(key.data, _Connection):
                     self._progress(key.data)
@@ -179,6 +188,14 @@ class BufferingWorker(SyncWorker):
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 return
+
+    def _release(self) -> None:
+        """Hand over the requests read whole, as the last thing before the front sleeps: a woken
+        application thread then has the interpreter to itself, instead of trading it back and
+        forth with the front's own book-keeping (each trade a wake-up of one thread by the other)."""
+        ready, self._ready = self._ready, []
+        for requests, item in ready:
+            requests.put(item)
 
     def _may_accept(self) -> bool:
         """Idle (or holding only requests still arriving), and below the connection limit."""
@@ -406,11 +423,11 @@ class BufferingWorker(SyncWorker):
         target = _REQUEST_TARGET.match(request)
         health = target is not None and target.group(1).lower() in HEALTH_PATHS
         if health:
-            self._probes.put((connection, request))
+            self._ready.append((self._probes, (connection, request)))
             return
         with self._pending_lock:
             self._pending += 1
-        self._calls.put((connection, request))
+        self._ready.append((self._calls, (connection, request)))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -443,21 +460,24 @@ class BufferingWorker(SyncWorker):
                 return
             if counts_as_busy:
                 self._busy_since = time.monotonic()
+            kept = False
             try:
-                self._serve(*item)
+                kept = self._serve(*item)
             finally:
+                idle = False
                 if counts_as_busy:
                     self._busy_since = None
                     with self._pending_lock:
                         self._pending -= 1
                         idle = self._pending == 0
-                    if idle:
-                        with contextlib.suppress(OSError):
-                            self._wake_writer.send(b"\0")
+                # One wake-up of the front, once this thread's book-keeping is done.
+                if idle or kept:
+                    with contextlib.suppress(OSError):
+                        self._wake_writer.send(b"\0")
 
-    def _serve(self, connection: _Connection, request: bytes) -> None:
+    def _serve(self, connection: _Connection, request: bytes) -> bool:
         """As the sync worker's ``handle``, with the request read from memory; a connection kept
-        alive goes back to the front instead of being closed."""
+        alive goes back to the front instead of being closed (True; the caller wakes the front)."""
         client, addr = connection.client, connection.addr
         req = None
         keep = False
@@ -480,10 +500,9 @@ class BufferingWorker(SyncWorker):
             if keep:
                 client.setblocking(False)
                 self._kept.put(connection)
-                with contextlib.suppress(OSError):
-                    self._wake_writer.send(b"\0")
             else:
                 util.close_graceful(client)
+        return keep
 
     def _handle(self, listener: socket.socket, req: Any, client: socket.socket, addr: Any) -> bool:
         """gunicorn's own request handling (its threaded worker's, which keeps connections alive),
