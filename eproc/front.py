@@ -134,6 +134,7 @@ class BufferingWorker(SyncWorker):
         # Requests read whole in this turn of the front's loop, handed over just before it sleeps.
         self._ready: list[tuple[queue.Queue[tuple[_Connection, bytes] | None], tuple[_Connection, bytes]]] = []
         self._busy_since: float | None = None
+        self._notified = float("-inf")
         # Calls queued or being answered; the front accepts only at zero (see the module's text).
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -217,9 +218,15 @@ class BufferingWorker(SyncWorker):
         """Tell the arbiter this worker lives, unless its application thread has been stuck on one
         call for longer than gunicorn's --timeout: then let the arbiter replace the worker, as it
         would a stuck sync worker."""
+        now = time.monotonic()
+        # A file's time is touched per heartbeat: at most a few times a second, not on every turn
+        # of the loop (three turns per call), well within any --timeout the arbiter checks.
+        if now - self._notified < min(0.25, self.timeout / 8):
+            return
         busy_since = self._busy_since
-        if busy_since is None or time.monotonic() - busy_since < self.timeout:
+        if busy_since is None or now - busy_since < self.timeout:
             self.notify()
+            self._notified = now
 
     def _accept(self, listener: socket.socket) -> None:
         # One connection at a time: after it, the loop asks again whether this worker is still idle.
