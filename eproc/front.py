@@ -22,6 +22,12 @@ next caller to an idle one, as the sync worker does, instead of queueing it behi
 Once its call has taken longer than ``STUCK_AFTER_SECONDS`` it accepts again: when every worker
 waits on a database that does not answer, ``/health`` and ``/health/ready`` are still answered (a
 call accepted then waits behind the stuck one instead of in the listening socket's backlog).
+
+The portal API's connections are kept alive (HTTP/1.1 persistent connections, as a portal's HTTP
+client reuses them): once answered, a connection goes back to the front, which waits gunicorn's
+``keepalive`` seconds (2 by default) for its next request, then closes it; the next request then has
+the usual header deadline. Bytes a client sent ahead (pipelining) are kept for its next request.
+The SOAP endpoint and everything else answer ``Connection: close`` as before.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gunicorn import http, sock, util
+from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
 
 HEADER_END = b"\r\n\r\n"
@@ -53,6 +61,8 @@ HEALTH_PATHS = (b"/health", b"/health/", b"/health/ready", b"/health/ready/")
 _EXPECT_LINE = re.compile(rb"(?<=\r\n)expect:[^\r\n]*\r\n", re.IGNORECASE)
 _TRANSFER_ENCODING_LINE = re.compile(rb"(?<=\r\n)transfer-encoding:[^\r\n]*\r\n", re.IGNORECASE)
 _REQUEST_TARGET = re.compile(rb"^[A-Z]+ ([^ ?]*)")
+# The paths whose connections are kept alive: the portal API's.
+KEEP_ALIVE_PREFIX = "/api/"
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,26 @@ class _Connection:
     # Bytes of an over-long body seen and dropped: the application answers from the headers.
     discarding: bool = False
     continued: bool = False
+    # Bytes received after the end of the request being read (pipelining): the next request's.
+    ahead: bytes = b""
+    # Kept alive after an answer, waiting for the next request (gunicorn's keepalive deadline).
+    idle: bool = False
+
+    def next_request(self, deadline: float) -> None:
+        """Ready to read the connection's next request (kept alive after an answer)."""
+        self.deadline = deadline
+        self.handshaking = False
+        self.data = bytearray()
+        self.header_end = -1
+        self.remaining = None
+        self.chunked = False
+        self.raw = bytearray()
+        self.chunk_left = 0
+        self.chunk_state = "size"
+        self.decoded = 0
+        self.discarding = False
+        self.continued = False
+        self.idle = True
 
 
 class Complete(Exception):
@@ -105,7 +135,12 @@ class BufferingWorker(SyncWorker):
     def run(self) -> None:
         self._calls: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         self._probes: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
+        # Connections answered and kept alive, for the front to wait on again.
+        self._kept: queue.Queue[_Connection] = queue.Queue()
+        # Requests read whole in this turn of the front's loop, handed over just before it sleeps.
+        self._ready: list[tuple[queue.Queue[tuple[_Connection, bytes] | None], tuple[_Connection, bytes]]] = []
         self._busy_since: float | None = None
+        self._notified = float("-inf")
         # Calls queued or being answered; the front accepts only at zero (see the module's text).
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -134,6 +169,12 @@ class BufferingWorker(SyncWorker):
     # --- the front ------------------------------------------------------------------------
 
     def _front(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._release()
+
+    def _loop(self) -> None:
         while self.alive:
             self._set_accepting(self._may_accept())
             timeout = 1.0
@@ -142,12 +183,14 @@ class BufferingWorker(SyncWorker):
                 timeout = max(0.0, min(timeout, busy_since + STUCK_AFTER_SECONDS - time.monotonic()))
             if self._open:
                 timeout = max(0.0, min(timeout, min(c.deadline for c in self._open.values()) - time.monotonic()))
+            self._release()
             for key, _events in self._selector.select(timeout):
                 if isinstance(key.data, _Connection):
                     self._progress(key.data)
                 elif key.data == "wake":
                     with contextlib.suppress(BlockingIOError):
                         self._wake_reader.recv(4096)
+                    self._resume_kept()
                 elif self._may_accept():
                     self._accept(key.fileobj)  # type: ignore[arg-type]
             self._expire()
@@ -155,6 +198,14 @@ class BufferingWorker(SyncWorker):
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 return
+
+    def _release(self) -> None:
+        """Hand over the requests read whole, as the last thing before the front sleeps: a woken
+        application thread then has the interpreter to itself, instead of trading it back and
+        forth with the front's own book-keeping (each trade a wake-up of one thread by the other)."""
+        ready, self._ready = self._ready, []
+        for requests, item in ready:
+            requests.put(item)
 
     def _may_accept(self) -> bool:
         """Idle (or holding only requests still arriving) or stuck on one call, and below the
@@ -180,9 +231,15 @@ class BufferingWorker(SyncWorker):
         """Tell the arbiter this worker lives, unless its application thread has been stuck on one
         call for longer than gunicorn's --timeout: then let the arbiter replace the worker, as it
         would a stuck sync worker."""
+        now = time.monotonic()
+        # A file's time is touched per heartbeat: at most a few times a second, not on every turn
+        # of the loop (three turns per call), well within any --timeout the arbiter checks.
+        if now - self._notified < min(0.25, self.timeout / 8):
+            return
         busy_since = self._busy_since
-        if busy_since is None or time.monotonic() - busy_since < self.timeout:
+        if busy_since is None or now - busy_since < self.timeout:
             self.notify()
+            self._notified = now
 
     def _accept(self, listener: socket.socket) -> None:
         # One connection at a time: after it, the loop asks again whether this worker is still idle.
@@ -206,8 +263,26 @@ class BufferingWorker(SyncWorker):
         # The request has often arrived with the connection.
         self._progress(connection)
 
-    def _progress(self, connection: _Connection) -> None:
+    def _resume_kept(self) -> None:
+        """Wait again on the connections answered and kept alive (the front's thread owns the
+        selector); a request the client already sent ahead is read at once."""
+        while True:
+            try:
+                connection = self._kept.get_nowait()
+            except queue.Empty:
+                return
+            connection.next_request(time.monotonic() + self.cfg.keepalive)
+            self._open[connection.client.fileno()] = connection
+            self._selector.register(connection.client, selectors.EVENT_READ, connection)
+            ahead, connection.ahead = connection.ahead, b""
+            secure_pending = isinstance(connection.client, ssl.SSLSocket) and connection.client.pending()
+            if ahead or secure_pending:
+                self._progress(connection, ahead)
+
+    def _progress(self, connection: _Connection, ahead: bytes = b"") -> None:
         try:
+            if ahead:
+                self._received(connection, ahead)
             if connection.handshaking:
                 connection.client.do_handshake()  # type: ignore[attr-defined]
                 connection.handshaking = False
@@ -237,6 +312,10 @@ class BufferingWorker(SyncWorker):
     def _received(self, connection: _Connection, chunk: bytes) -> None:
         """Take ``chunk``; raise :class:`Complete` once the request is whole."""
         limits = self.limits
+        if connection.idle:
+            # A kept-alive connection's next request has begun: the usual header deadline.
+            connection.idle = False
+            connection.deadline = time.monotonic() + limits.header_timeout
         if connection.header_end < 0:
             start = max(0, len(connection.data) - 3)
             connection.data += chunk
@@ -288,8 +367,10 @@ class BufferingWorker(SyncWorker):
         assert connection.remaining is not None
         if not connection.discarding:
             connection.data += chunk[: connection.remaining]
-        connection.remaining -= min(len(chunk), connection.remaining)
+        taken = min(len(chunk), connection.remaining)
+        connection.remaining -= taken
         if connection.remaining == 0:
+            connection.ahead = chunk[taken:]
             raise Complete
 
     def _dechunk(self, connection: _Connection, chunk: bytes) -> None:
@@ -324,6 +405,7 @@ class BufferingWorker(SyncWorker):
             del raw[: line_end + 2]
             if state == "trailers":
                 if not line:
+                    connection.ahead = bytes(raw)
                     raise Complete
                 continue
             try:
@@ -361,11 +443,11 @@ class BufferingWorker(SyncWorker):
         target = _REQUEST_TARGET.match(request)
         health = target is not None and target.group(1).lower() in HEALTH_PATHS
         if health:
-            self._probes.put((connection, request))
+            self._ready.append((self._probes, (connection, request)))
             return
         with self._pending_lock:
             self._pending += 1
-        self._calls.put((connection, request))
+        self._ready.append((self._calls, (connection, request)))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -398,28 +480,33 @@ class BufferingWorker(SyncWorker):
                 return
             if counts_as_busy:
                 self._busy_since = time.monotonic()
+            kept = False
             try:
-                self._serve(*item)
+                kept = self._serve(*item)
             finally:
+                idle = False
                 if counts_as_busy:
                     self._busy_since = None
                     with self._pending_lock:
                         self._pending -= 1
                         idle = self._pending == 0
-                    if idle:
-                        with contextlib.suppress(OSError):
-                            self._wake_writer.send(b"\0")
+                # One wake-up of the front, once this thread's book-keeping is done.
+                if idle or kept:
+                    with contextlib.suppress(OSError):
+                        self._wake_writer.send(b"\0")
 
-    def _serve(self, connection: _Connection, request: bytes) -> None:
-        """As the sync worker's ``handle``, with the request read from memory."""
+    def _serve(self, connection: _Connection, request: bytes) -> bool:
+        """As the sync worker's ``handle``, with the request read from memory; a connection kept
+        alive goes back to the front instead of being closed (True; the caller wakes the front)."""
         client, addr = connection.client, connection.addr
         req = None
+        keep = False
         try:
             # Writing the answer may block, but not for ever on a client that stops reading.
             client.settimeout(self.limits.body_timeout)
             parser = http.get_parser(self.cfg, [request], addr)
             req = next(parser)
-            self.handle_request(connection.listener, req, client, addr)
+            keep = self._handle(connection.listener, req, client, addr)
         except http.errors.NoMoreData as exc:
             self.log.debug("Ignored premature client disconnection. %s", exc)
         except StopIteration as exc:
@@ -430,13 +517,69 @@ class BufferingWorker(SyncWorker):
             with contextlib.suppress(OSError, ssl.SSLError):
                 self.handle_error(req, client, addr, exc)
         finally:
-            util.close_graceful(client)
+            if keep:
+                client.setblocking(False)
+                self._kept.put(connection)
+            else:
+                util.close_graceful(client)
+        return keep
+
+    def _handle(self, listener: socket.socket, req: Any, client: socket.socket, addr: Any) -> bool:
+        """gunicorn's own request handling (its threaded worker's, which keeps connections alive),
+        keeping alive only the portal API's connections; True when the connection stays open."""
+        environ: dict[str, Any] = {}
+        resp = None
+        # gunicorn sends the status line and headers, then the body, each with its own sendall:
+        # held back until the answer is whole, the client is woken once, not twice (on a busy
+        # machine the first wake-up let it take the CPU from the worker in the middle of the answer).
+        _cork(client, True)
+        try:
+            self.cfg.pre_request(self, req)
+            request_start = datetime.now()
+            resp, environ = wsgi.create(req, client, addr, listener.getsockname(), self.cfg)
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+            if not (self.alive and self.cfg.keepalive and str(req.path).startswith(KEEP_ALIVE_PREFIX)):
+                resp.force_close()
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+                _cork(client, False)
+            finally:
+                self.log.access(resp, req, environ, datetime.now() - request_start)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            return not resp.should_close()
+        except OSError:
+            raise
+        except (Exception, SystemExit):
+            if resp and resp.headers_sent:
+                # Timeout abort is SystemExit. If the answer has begun, a 500 would corrupt it.
+                self.log.exception("Error handling request")
+                util.close_graceful(client)
+                raise StopIteration() from None
+            raise
+        finally:
+            _cork(client, False)
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:  # noqa: BLE001 - as gunicorn
+                self.log.exception("Exception in post_request hook")
 
     def _stop(self, threads: list[threading.Thread]) -> None:
         """Graceful stop: no new connections, half-read requests dropped, queued ones answered."""
         self._set_accepting(False)
         for connection in list(self._open.values()):
             self._drop(connection)
+        while not self._kept.empty():
+            util.close(self._kept.get_nowait().client)
         self._calls.put(None)
         self._probes.put(None)
         deadline = time.monotonic() + self.cfg.graceful_timeout
@@ -445,3 +588,10 @@ class BufferingWorker(SyncWorker):
                 self.notify()
                 thread.join(timeout=0.5)
 
+
+def _cork(client: socket.socket, on: bool) -> None:
+    """Hold partial frames back while an answer is written (Linux TCP_CORK); uncorking sends them."""
+    cork = getattr(socket, "TCP_CORK", None)
+    if cork is not None:
+        with contextlib.suppress(OSError):
+            client.setsockopt(socket.IPPROTO_TCP, cork, 1 if on else 0)

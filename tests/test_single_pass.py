@@ -99,3 +99,23 @@ def test_send_order_parses_the_document_once(settings: Settings, hub: Hub, schoo
     (response,) = responses
     assert response.status == 200 and b"<SendOrderResult>true</SendOrderResult>" in response.body, response.body
     assert len(admin.list_orders(hub, school)) == 1
+
+
+def test_the_api_parses_a_queued_or_validated_document_once(hub: Hub, school: str) -> None:
+    from werkzeug.test import Client
+
+    from eproc.services import tokens
+
+    _view, token = tokens.create_token(hub, "single-pass", ["StoreDocument"])
+    client = Client(create_app(hub=hub))
+    headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {token}"}
+    document = (DATA / "valid" / "content-order-full.xml").read_bytes()
+    statuses: list[int] = []
+
+    def post(path: str) -> None:
+        statuses.append(client.post(path, data=document, headers=headers).status_code)
+
+    assert _parses_during(lambda: post("/api/v1/documents/validate")) == 1
+    assert _parses_during(lambda: post("/api/v1/documents")) == 1
+    assert statuses == [200, 201]
+    assert len(admin.list_documents(hub, school)) == 1

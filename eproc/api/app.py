@@ -107,6 +107,16 @@ def create_api(eproc_hub: Hub) -> OpenAPI:
     for blueprint in (documents.blueprint, orders.blueprint, accounts.blueprint, events.blueprint, webhooks.blueprint):
         app.register_api(blueprint)
 
+    flask_wsgi = app.wsgi_app
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
+        # One connection and one transaction for the call's token read and its use case (as a
+        # SOAP call's credential read and operation): one pool checkout per request.
+        with eproc_hub.store.call():
+            return flask_wsgi(environ, start_response)
+
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]
+
     document: dict[str, str] = {}
 
     @app.get(f"{API_PREFIX}/openapi.json", doc_ui=False)

@@ -5,7 +5,6 @@ Field names are camelCase on the wire (``docId``, ``queuedAt``); times are ISO 8
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,7 +14,9 @@ from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonS
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: the same text, but strftime goes through the C library's time zone
+    # code, ~0.15 ms a call in a worker whose caches the request's intake has just filled.
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 UtcTime = Annotated[datetime, PlainSerializer(_utc, return_type=str, when_used="json")]
@@ -50,10 +51,21 @@ class ApiModel(BaseModel):
             schema = super().model_json_schema(by_alias, ref_template, schema_generator, mode,
                                                union_format=union_format)
             _JSON_SCHEMAS[key] = schema
-        return copy.deepcopy(schema)
+        copied: dict[str, Any] = _copy(schema)
+        return copied
 
 
 _JSON_SCHEMAS: dict[tuple[object, ...], dict[str, Any]] = {}
+
+
+def _copy(value: Any) -> Any:
+    """A JSON schema's copy: its dicts and lists new, its leaves (str, numbers, None) shared, as
+    they cannot be changed; what ``copy.deepcopy`` gives, at a fraction of its cost per request."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 class Finding(ApiModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -55,7 +55,7 @@ class DocumentMetadata:
 
     def to_dict(self) -> dict[str, Any]:
         # Money stays exact in JSON: a string, never a float.
-        return {key: str(value) if isinstance(value, Decimal) else value for key, value in asdict(self).items()}
+        return {key: str(value) if isinstance(value, Decimal) else value for key, value in _flat(self).items()}
 
 
 @dataclass
@@ -81,8 +81,8 @@ class ValidationReport:
             "accepted": self.accepted,
             "doc_type": self.doc_type,
             "rule_set_version": self.rule_set_version,
-            "errors": [asdict(finding) for finding in self.errors],
-            "warnings": [asdict(finding) for finding in self.warnings],
+            "errors": [_flat(finding) for finding in self.errors],
+            "warnings": [_flat(finding) for finding in self.warnings],
             "findings_truncated": self.findings_truncated,
             "metadata": self.metadata.to_dict() if self.metadata is not None else None,
         }
@@ -117,3 +117,9 @@ class ValidationReport:
             metadata=metadata,
             findings_truncated=findings_truncated,
         )
+
+
+def _flat(item: Finding | DocumentMetadata) -> dict[str, Any]:
+    """A dataclass of plain values as a dict: what ``dataclasses.asdict`` gives for these, without
+    its deep copy of every value (a report is turned into a dict on every queueing)."""
+    return {field.name: getattr(item, field.name) for field in fields(item)}

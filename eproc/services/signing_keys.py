@@ -28,6 +28,7 @@ class SigningKeys:
         self._store = store
         self._clock = clock
         self._configured = [secret.strip() for secret in configured.split(",") if secret.strip()]
+        self._configured_by_kid = {self.kid_of(secret): secret for secret in self._configured}
         self._lock = threading.Lock()
         self._cached: dict[str, str] = {}
         self._current: str | None = None
@@ -50,7 +51,7 @@ class SigningKeys:
 
     def secret_for(self, kid: str) -> str | None:
         if self._configured:
-            return {self.kid_of(s): s for s in self._configured}.get(kid)
+            return self._configured_by_kid.get(kid)
         self._load()
         if kid not in self._cached:
             self._load(force=True)  # a key made by another worker or machine since

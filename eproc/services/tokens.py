@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -21,6 +22,7 @@ from eproc.services.authentication import USERNAME_PATTERN
 from eproc.services.errors import AlreadyExists, EprocError, InvalidInput, NotFound
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
+from eproc.services.signing_keys import SigningKeys
 from eproc.store.models import ApiToken
 
 PERMISSIONS = ("StoreDocument", "ReadDocument", "ReadOrder", "ReadEvent", "ManageAccount", "ManageWebhook")
@@ -173,17 +175,57 @@ def drop_old_signing_keys(hub: Hub) -> int:
     return hub.signing_keys.drop_old()
 
 
-def verify_token(hub: Hub, raw: str | None) -> Grant:
-    """The grant of a bearer token, or :class:`InvalidToken` (never saying which check failed)."""
-    if not raw or len(raw) > 4096:
-        raise InvalidToken("no bearer token" if not raw else "the token is too long")
+class _VerifiedTokens:
+    """The claims of tokens whose signature has been checked, by the token's exact text and the
+    key that verified it, so that a portal's every call does not decode and check its JWT again.
+
+    Only what the signature settles is kept: a hit still needs its key to be one the hub verifies
+    with now (a dropped key ends its tokens at once), the ``exp`` claim is checked against the
+    clock on every call, and revocation is read from the database on every call. Only verified
+    tokens enter, so the cache cannot be filled by guessing; it is emptied when full.
+    """
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self._claims: dict[str, tuple[str, str, dict[str, Any]]] = {}
+
+    def get(self, raw: str, signing_keys: SigningKeys) -> dict[str, Any] | None:
+        entry = self._claims.get(raw)
+        if entry is None:
+            return None
+        kid, secret, claims = entry
+        if signing_keys.secret_for(kid) != secret:
+            self._claims.pop(raw, None)
+            return None
+        return claims
+
+    def put(self, raw: str, kid: str, secret: str, claims: dict[str, Any]) -> None:
+        if len(self._claims) >= self.SIZE:
+            self._claims.clear()
+        self._claims[raw] = (kid, secret, claims)
+
+
+_VERIFIED = _VerifiedTokens()
+
+
+def _claims_of(hub: Hub, raw: str) -> dict[str, Any]:
+    """The token's claims once its signature, issuer and required claims check (InvalidToken
+    otherwise); the expiry claim is checked on every call, cached or not."""
+    claims = _VERIFIED.get(raw, hub.signing_keys)
+    if claims is not None:
+        exp = claims.get("exp")
+        # As PyJWT checks it (leeway 0): expired from the second it names.
+        if exp is not None and exp <= datetime.now(UTC).timestamp():
+            raise InvalidToken("the token has expired")
+        return claims
     try:
         header = jwt.get_unverified_header(raw)
     except jwt.PyJWTError:
         raise InvalidToken("the token is not a JWT") from None
     kid = header.get("kid")
     secret = hub.signing_keys.secret_for(kid) if isinstance(kid, str) else None
-    if secret is None:
+    if kid is None or secret is None:
         raise InvalidToken("the token was not signed by this hub")
     try:
         claims = jwt.decode(
@@ -194,6 +236,15 @@ def verify_token(hub: Hub, raw: str | None) -> Grant:
         raise InvalidToken("the token has expired") from None
     except jwt.PyJWTError:
         raise InvalidToken("the token is not valid") from None
+    _VERIFIED.put(raw, kid, secret, claims)
+    return claims
+
+
+def verify_token(hub: Hub, raw: str | None) -> Grant:
+    """The grant of a bearer token, or :class:`InvalidToken` (never saying which check failed)."""
+    if not raw or len(raw) > 4096:
+        raise InvalidToken("no bearer token" if not raw else "the token is too long")
+    claims = _claims_of(hub, raw)
     now = hub.now()
     # Read on every call, so a revocation counts at once in every worker and on every machine.
     row, ids = hub.store.token_state(str(claims["jti"]))

@@ -176,14 +176,19 @@ class Store:
         return self._autocommit_read(lambda connection: credential_state(connection, username))
 
     def token_state(self, token_id: str) -> tuple[TokenState | None, list[int]]:
-        """The token's row and, when it is limited to some accounts, their ids: one connection
-        and no transaction (the API's hot path, like :meth:`credential_state` is FMS's)."""
+        """The token's row and, when it is limited to some accounts, their ids (the API's hot
+        path, like :meth:`credential_state` is FMS's): inside :meth:`call`, the first statement of
+        the call's transaction, on the connection the operation then uses; outside, one read in
+        autocommit mode. Retried once on a fresh connection if the pooled one was dropped."""
 
         def read(connection: Connection) -> tuple[TokenState | None, list[int]]:
             state = token_state(connection, token_id)
             ids = account_ids_of(connection, state.accounts.split(",")) if state and state.accounts else []
             return state, ids
 
+        call = _CALL_SESSION.get()
+        if call is not None and not call.busy:
+            return _retry_if_dropped(call.session, read)
         return self._autocommit_read(read)
 
     def _autocommit_read(self, read: Callable[[Connection], T]) -> T:

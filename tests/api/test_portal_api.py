@@ -4,6 +4,8 @@ permissions, tenants, duplicates, withdrawal, accounts, paging, and hostile inpu
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,17 @@ def test_an_expired_token_is_401(settings: Any) -> None:
     api = Api(hub, new_token(hub, "short-lived", expires_days=1))
     assert api.get("/documents").status_code == 200
     clock.advance(days=1, seconds=1)
+    _problem(api.get("/documents"), 401)
+
+
+def test_a_token_is_401_from_the_second_its_expiry_claim_names(settings: Any) -> None:
+    # The token's row says it is still valid (this hub's clock stands still); its signed expiry,
+    # checked against real time on every call even once its signature is known good, says not.
+    clock = ManualClock(datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=2))
+    hub = build_hub(settings, clock=clock)
+    api = Api(hub, new_token(hub, "expiring", expires_days=1))
+    assert api.get("/documents").status_code == 200
+    time.sleep(2.1)
     _problem(api.get("/documents"), 401)
 
 
