@@ -55,7 +55,7 @@ _BAR = literal_column("'|'", Text)  # constants in the SQL, not parameters: the 
 ENABLED_SUBSCRIPTIONS: ScalarSelect[str] = (
     select(func.aggregate_strings(
         cast(_e.id, Text) + _BAR + _e.events + _BAR + func.coalesce(_e.accounts, literal_column("'*'", Text)),
-        literal_column("' '", Text),
+        literal_column("' '", Text),  # type: ignore[arg-type]  # a constant, not a POSTCOMPILE parameter
     ))
     .where(_e.enabled == true())
     .scalar_subquery()
