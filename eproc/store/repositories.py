@@ -128,17 +128,20 @@ class AccountRepository:
         self._session.refresh(account)
 
 
+# Built once, as _TOKEN_STATE below: every FMS call runs it.
+_CREDENTIAL_STATE = select(
+    Account.id,
+    Account.credential_version,
+    Account.enabled,
+    Account.locked_until,
+    Account.previous_password_expires_at,
+    Account.failed_logins,
+).where(Account.username == bindparam("username"))
+
+
 def credential_state(connection: Connection, username: str) -> CredentialState | None:
     """The warm login path's one narrow read, outside any session."""
-    query = select(
-        Account.id,
-        Account.credential_version,
-        Account.enabled,
-        Account.locked_until,
-        Account.previous_password_expires_at,
-        Account.failed_logins,
-    ).where(Account.username == username)
-    row = connection.execute(query).one_or_none()
+    row = connection.execute(_CREDENTIAL_STATE, {"username": username}).one_or_none()
     return None if row is None else CredentialState(*row)
 
 
