@@ -14,6 +14,7 @@ import io
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,7 @@ def client_address(environ: dict[str, Any], trusted_proxy_header: str) -> str | 
     return _ip_address(str(environ.get("REMOTE_ADDR") or ""))
 
 
+@lru_cache(maxsize=4096)  # every call asks, mostly for the same few addresses
 def _ip_address(value: str) -> str | None:
     """``203.0.113.9``, ``203.0.113.9:4711``, ``[2001:db8::1]:443``, ``for="[2001:db8::1]"`` -> the address."""
     text = value.strip()
