@@ -20,6 +20,9 @@ from spyne.server.wsgi import WsgiApplication
 
 OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 DOCUMENT = "<Quote><N>1</N></Quote>"
+# bench_fetchdoc: FetchDoc answers the text of this file instead (a large document).
+if os.environ.get("BENCH_FETCHDOC_FILE"):
+    DOCUMENT = open(os.environ["BENCH_FETCHDOC_FILE"], encoding="utf-8").read()  # noqa: SIM115 - read once at import
 
 
 def fixed_index(count: int) -> str:

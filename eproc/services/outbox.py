@@ -1,7 +1,8 @@
 """The webhook outbox: the deliveries a state change owes, written in the change's own transaction.
 
-:func:`enqueue` is called by ``events.emit`` for every event; it costs one narrow read of the
-enabled endpoints (a small table), and writes nothing unless one of them wants the event. Since
+:func:`enqueue` is called by ``events.emit`` for every event; the event's own insert has brought
+back the enabled endpoints' subscriptions (no read of its own), and it writes nothing unless one of
+them wants the event. Since
 the rows commit or roll back with the change itself, a crash can neither lose a delivery of a
 change that happened nor deliver one that did not.
 """
@@ -14,7 +15,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from eproc.store.models import Event, WebhookDelivery
+from eproc.store.models import WebhookDelivery
+from eproc.store.repositories import RecordedEvent
 from eproc.store.unit_of_work import UnitOfWork
 from eproc.store.webhooks import Subscription
 
@@ -30,9 +32,9 @@ def wants(subscription: Subscription, event_type: str, account_id: int | None) -
     return subscription.account_ids is None or (account_id is not None and account_id in subscription.account_ids)
 
 
-def enqueue(uow: UnitOfWork, event: Event, data: dict[str, Any] | None) -> int:
+def enqueue(uow: UnitOfWork, event: RecordedEvent, data: dict[str, Any] | None) -> int:
     """Write a delivery of ``event`` for each endpoint that wants it; returns how many."""
-    subscriptions = uow.webhooks.subscriptions()
+    subscriptions = event.subscriptions
     if not subscriptions:
         return 0
     if event.type == TEST_EVENT:
@@ -42,7 +44,6 @@ def enqueue(uow: UnitOfWork, event: Event, data: dict[str, Any] | None) -> int:
         chosen = [s for s in subscriptions if wants(s, event.type, event.account_id)]
     if not chosen:
         return 0
-    uow.webhooks.add_deliveries(event, [])  # gives the event its id
     payload = json.dumps(
         {"type": event.type, "timestamp": _utc(event.at), "data": _data(uow, event, data or {})},
         ensure_ascii=False, separators=(",", ":"), default=str,
@@ -60,7 +61,7 @@ def enqueue(uow: UnitOfWork, event: Event, data: dict[str, Any] | None) -> int:
         )
         for subscription in chosen
     ]
-    uow.webhooks.add_deliveries(event, deliveries)
+    uow.webhooks.add_deliveries(event.id, deliveries)
     uow.webhooks.notify()
     return len(deliveries)
 
@@ -69,7 +70,7 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _data(uow: UnitOfWork, event: Event, data: dict[str, Any]) -> dict[str, Any]:
+def _data(uow: UnitOfWork, event: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
     """What the receiver gets: the event's id, account, document or order, and its data."""
     account = uow.accounts.by_id(event.account_id) if event.account_id is not None else None
     body: dict[str, Any] = {"eventId": event.id, "account": account.username if account else None}

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from eproc.services.lockout import growing_lockout, is_locked
 from eproc.store.db import Store
 
 
+# Every FMS call asks, mostly for the same few addresses: parsing one costs more than the lookup.
+@lru_cache(maxsize=4096)
 def network_key(address: str | None) -> str | None:
     """The unit an address is counted by: an IPv4 address, or the /64 an IPv6 address is in.
 

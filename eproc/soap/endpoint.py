@@ -14,6 +14,7 @@ import io
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ class SoapEndpoint:
         self._servers = {
             version: WsgiApplication(app, max_content_length=limit) for version, app in applications.items()
         }
+        for server in self._servers.values():
+            server.event_manager.add_listener("wsgi_close", _release)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -170,6 +173,14 @@ class SoapEndpoint:
         return [body]
 
 
+def _release(ctx: Any) -> None:
+    """Once the answer is sent, let go of the call's request and answer. spyne's contexts are
+    reference cycles, so without this a 10 MB FetchDoc's text and its escaped answer (26 MB), or a
+    large SendOrder's body, stayed in the worker until a full collection happened to run."""
+    ctx.in_string = ctx.in_document = ctx.in_body_doc = ctx.in_object = None
+    ctx.out_object = ctx.out_document = ctx.out_string = None
+
+
 def client_address(environ: dict[str, Any], trusted_proxy_header: str) -> str | None:
     """The caller's IP address: the socket's peer, or what the trusted proxy says it saw.
 
@@ -185,6 +196,7 @@ def client_address(environ: dict[str, Any], trusted_proxy_header: str) -> str | 
     return _ip_address(str(environ.get("REMOTE_ADDR") or ""))
 
 
+@lru_cache(maxsize=4096)  # every call asks, mostly for the same few addresses
 def _ip_address(value: str) -> str | None:
     """``203.0.113.9``, ``203.0.113.9:4711``, ``[2001:db8::1]:443``, ``for="[2001:db8::1]"`` -> the address."""
     text = value.strip()

@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -41,6 +42,7 @@ from eproc.store.models import (
     SigningKey,
     UtcDateTime,
 )
+from eproc.store.webhooks import ENABLED_SUBSCRIPTIONS, Subscription, subscriptions_of
 
 
 class CredentialState(NamedTuple):
@@ -126,17 +128,20 @@ class AccountRepository:
         self._session.refresh(account)
 
 
+# Built once, as _TOKEN_STATE below: every FMS call runs it.
+_CREDENTIAL_STATE = select(
+    Account.id,
+    Account.credential_version,
+    Account.enabled,
+    Account.locked_until,
+    Account.previous_password_expires_at,
+    Account.failed_logins,
+).where(Account.username == bindparam("username"))
+
+
 def credential_state(connection: Connection, username: str) -> CredentialState | None:
     """The warm login path's one narrow read, outside any session."""
-    query = select(
-        Account.id,
-        Account.credential_version,
-        Account.enabled,
-        Account.locked_until,
-        Account.previous_password_expires_at,
-        Account.failed_logins,
-    ).where(Account.username == username)
-    row = connection.execute(query).one_or_none()
+    row = connection.execute(_CREDENTIAL_STATE, {"username": username}).one_or_none()
     return None if row is None else CredentialState(*row)
 
 
@@ -562,6 +567,24 @@ class OrderRepository:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+class RecordedEvent(NamedTuple):
+    """An event as written, with the enabled endpoints' subscriptions as the same statement saw them."""
+
+    id: int
+    type: str
+    at: datetime
+    account_id: int | None
+    doc_id: str | None
+    order_id: int | None
+    subscriptions: list[Subscription]
+
+
+_events: Table = Event.__table__  # type: ignore[assignment]
+# Every state change runs it: built once, a Core insert (no ORM object, no flush of its own), and
+# it brings back the event's id and who subscribes, so that no SELECT of the endpoints follows.
+_RECORD_EVENT = insert(_events).returning(_events.c.id, ENABLED_SUBSCRIPTIONS)
+
+
 class EventRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -577,11 +600,16 @@ class EventRepository:
         doc_id: str | None = None,
         order_id: int | None = None,
         data: str | None = None,
-    ) -> Event:
-        event = Event(type=type_, at=at, account_id=account_id, subject=subject, detail=detail, doc_id=doc_id,
-                      order_id=order_id, data=data)
-        self._session.add(event)
-        return event
+    ) -> RecordedEvent:
+        # What the unit of work changed so far goes first, as an autoflush would have sent it: the
+        # subscriptions must include an endpoint changed in this same unit of work. A no-op on
+        # the FMS hot path, where the session holds no objects.
+        self._session.flush()
+        row = self._session.connection().execute(_RECORD_EVENT, {
+            "type": type_, "at": at, "account_id": account_id, "subject": subject, "detail": detail,
+            "doc_id": doc_id, "order_id": order_id, "data": data,
+        }).one()
+        return RecordedEvent(row[0], type_, at, account_id, doc_id, order_id, subscriptions_of(row[1]))
 
     def listing(
         self,

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, or_, select, true, update
+from sqlalchemy import Engine, ScalarSelect, Text, cast, delete, func, literal_column, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from eproc.store.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from eproc.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class Subscription(NamedTuple):
@@ -43,6 +43,42 @@ def split_ids(value: str | None) -> frozenset[int] | None:
 
 
 NOTIFY_CHANNEL = "eproc_webhooks"
+
+# The enabled endpoints' subscriptions as one string ("id|events|accounts" per endpoint, "*" for
+# every account, space-separated; NULL when there is none), as a scalar subquery. The event insert
+# returns it (EventRepository.record), so the outbox learns who wants an event from the statement
+# that writes it, in its snapshot, instead of a SELECT of its own per event. The string is the
+# subscriptions themselves, not a version of them: a change made by any process is seen by the
+# next event, with no counter to bump.
+_e = WebhookEndpoint.__table__.c
+_BAR = literal_column("'|'", Text)  # constants in the SQL, not parameters: the statement stays fixed
+ENABLED_SUBSCRIPTIONS: ScalarSelect[str] = (
+    select(func.aggregate_strings(
+        cast(_e.id, Text) + _BAR + _e.events + _BAR + func.coalesce(_e.accounts, literal_column("'*'", Text)),
+        literal_column("' '", Text),  # type: ignore[arg-type]  # a constant, not a POSTCOMPILE parameter
+    ))
+    .where(_e.enabled == true())
+    .scalar_subquery()
+)
+_parsed: tuple[str | None, list[Subscription]] = (None, [])
+
+
+def subscriptions_of(text: str | None) -> list[Subscription]:
+    """:data:`ENABLED_SUBSCRIPTIONS` parsed (the last one parsed is remembered: it seldom changes)."""
+    global _parsed
+    if not text:
+        return []
+    seen, subscriptions = _parsed
+    if text == seen:
+        return subscriptions
+    subscriptions = []
+    for item in text.split(" "):
+        id_, events, accounts = item.split("|")
+        subscriptions.append(Subscription(int(id_), frozenset(events.split(",")),
+                                          None if accounts == "*" else split_ids(accounts)))
+    subscriptions.sort()
+    _parsed = (text, subscriptions)
+    return subscriptions
 
 
 class WebhookRepository:
@@ -88,11 +124,10 @@ class WebhookRepository:
 
     # --- the outbox -------------------------------------------------------------------------
 
-    def add_deliveries(self, event: Event, deliveries: Sequence[WebhookDelivery]) -> None:
-        """Deliveries of ``event``, written in the event's own transaction."""
-        self._session.flush()  # the event's id
+    def add_deliveries(self, event_id: int, deliveries: Sequence[WebhookDelivery]) -> None:
+        """Deliveries of the event ``event_id``, written in the event's own transaction."""
         for delivery in deliveries:
-            delivery.event_id = event.id
+            delivery.event_id = event_id
             self._session.add(delivery)
 
     def notify(self) -> None:
