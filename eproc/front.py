@@ -32,6 +32,7 @@ The SOAP endpoint and everything else answer ``Connection: close`` as before.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -49,6 +50,8 @@ from typing import Any
 from gunicorn import http, sock, util
 from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
+
+from eproc.web import SHED_KEY
 
 HEADER_END = b"\r\n\r\n"
 READ_SIZE = 256 * 1024
@@ -74,6 +77,11 @@ class FrontLimits:
     max_connections: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 64 * 1024
+    # A call that has waited this long for the application thread (stuck behind a call on a
+    # database that does not answer) is answered with a fault instead of waiting on: the
+    # database's connect plus statement timeouts, i.e. the longest a call served at once takes to
+    # fault. None: calls wait however long it takes.
+    call_wait: float | None = None
 
 
 @dataclass
@@ -101,6 +109,10 @@ class _Connection:
     ahead: bytes = b""
     # Kept alive after an answer, waiting for the next request (gunicorn's keepalive deadline).
     idle: bool = False
+    # When the request was handed to the application thread, and whether the front answered it
+    # instead (it waited longer than FrontLimits.call_wait); both under the worker's pending lock.
+    queued_at: float = 0.0
+    shed: bool = False
 
     def next_request(self, deadline: float) -> None:
         """Ready to read the connection's next request (kept alive after an answer)."""
@@ -141,6 +153,8 @@ class BufferingWorker(SyncWorker):
         self._ready: list[tuple[queue.Queue[tuple[_Connection, bytes] | None], tuple[_Connection, bytes]]] = []
         self._busy_since: float | None = None
         self._notified = float("-inf")
+        # Calls handed to the application thread and not yet started, oldest first (pending lock).
+        self._waiting: collections.deque[tuple[_Connection, bytes]] = collections.deque()
         # Calls queued or being answered; the front accepts only at zero (see the module's text).
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -183,6 +197,9 @@ class BufferingWorker(SyncWorker):
                 timeout = max(0.0, min(timeout, busy_since + STUCK_AFTER_SECONDS - time.monotonic()))
             if self._open:
                 timeout = max(0.0, min(timeout, min(c.deadline for c in self._open.values()) - time.monotonic()))
+            shed_at = self._next_shed()
+            if shed_at is not None:
+                timeout = max(0.0, min(timeout, shed_at - time.monotonic()))
             self._release()
             for key, _events in self._selector.select(timeout):
                 if isinstance(key.data, _Connection):
@@ -194,6 +211,7 @@ class BufferingWorker(SyncWorker):
                 elif self._may_accept():
                     self._accept(key.fileobj)  # type: ignore[arg-type]
             self._expire()
+            self._shed()
             self._heartbeat()
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
@@ -447,7 +465,34 @@ class BufferingWorker(SyncWorker):
             return
         with self._pending_lock:
             self._pending += 1
+            connection.queued_at = time.monotonic()
+            self._waiting.append((connection, request))
         self._ready.append((self._calls, (connection, request)))
+
+    def _next_shed(self) -> float | None:
+        """When the oldest waiting call is due to be answered by the front, if one waits."""
+        wait = self.limits.call_wait
+        with self._pending_lock:
+            return self._waiting[0][0].queued_at + wait if wait is not None and self._waiting else None
+
+    def _shed(self) -> None:
+        """Answer with a fault the calls that have waited longer than ``call_wait`` for the
+        application thread (which is stuck on a database that does not answer): on the probes'
+        thread, with a fault saying the call was not started (so retrying is safe), instead of
+        letting them wait out the whole outage. The application thread skips them."""
+        wait = self.limits.call_wait
+        if wait is None:
+            return
+        now = time.monotonic()
+        shed: list[tuple[_Connection, bytes]] = []
+        with self._pending_lock:
+            while self._waiting and now - self._waiting[0][0].queued_at >= wait:
+                item = self._waiting.popleft()
+                item[0].shed = True
+                self._pending -= 1
+                shed.append(item)
+        for item in shed:
+            self._ready.append((self._probes, item))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -479,6 +524,12 @@ class BufferingWorker(SyncWorker):
             if item is None:
                 return
             if counts_as_busy:
+                with self._pending_lock:
+                    if item[0].shed:
+                        continue  # answered by the front already (it waited too long)
+                    # By identity (the oldest, as a rule): a connection's fields are not its name.
+                    index = next(i for i, waiting in enumerate(self._waiting) if waiting[0] is item[0])
+                    del self._waiting[index]
                 self._busy_since = time.monotonic()
             kept = False
             try:
@@ -506,7 +557,8 @@ class BufferingWorker(SyncWorker):
             client.settimeout(self.limits.body_timeout)
             parser = http.get_parser(self.cfg, [request], addr)
             req = next(parser)
-            keep = self._handle(connection.listener, req, client, addr)
+            waited = time.monotonic() - connection.queued_at if connection.shed else None
+            keep = self._handle(connection.listener, req, client, addr, waited)
         except http.errors.NoMoreData as exc:
             self.log.debug("Ignored premature client disconnection. %s", exc)
         except StopIteration as exc:
@@ -524,9 +576,12 @@ class BufferingWorker(SyncWorker):
                 util.close_graceful(client)
         return keep
 
-    def _handle(self, listener: socket.socket, req: Any, client: socket.socket, addr: Any) -> bool:
+    def _handle(self, listener: socket.socket, req: Any, client: socket.socket, addr: Any,
+                waited: float | None = None) -> bool:
         """gunicorn's own request handling (its threaded worker's, which keeps connections alive),
-        keeping alive only the portal API's connections; True when the connection stays open."""
+        keeping alive only the portal API's connections; True when the connection stays open.
+        ``waited``: the call was shed after waiting that long (see :meth:`_shed`); the application
+        answers it from ``environ[SHED_KEY]`` without serving it."""
         environ: dict[str, Any] = {}
         resp = None
         # gunicorn sends the status line and headers, then the body, each with its own sendall:
@@ -541,7 +596,11 @@ class BufferingWorker(SyncWorker):
             if self.nr >= self.max_requests:
                 self.log.info("Autorestarting worker after current request.")
                 self.alive = False
-            if not (self.alive and self.cfg.keepalive and str(req.path).startswith(KEEP_ALIVE_PREFIX)):
+            if waited is not None:
+                environ[SHED_KEY] = waited
+            if waited is not None or not (
+                self.alive and self.cfg.keepalive and str(req.path).startswith(KEEP_ALIVE_PREFIX)
+            ):
                 resp.force_close()
             respiter = self.wsgi(environ, resp.start_response)
             try:

@@ -29,7 +29,19 @@ log = logging.getLogger("eproc.web")
 access_log = logging.getLogger("eproc.access")
 # The request's RequestContext, for whatever reads the environ (gunicorn's hooks, the API).
 REQUEST_CONTEXT_KEY = "eproc.request"
+# Set by the buffering front (eproc/front.py) on a call it answers unserved, to the seconds it
+# waited for a worker stuck on a call to a database that does not answer.
+SHED_KEY = "eproc.front.waited"
 SHOWN_PATH_LENGTH = 200
+
+
+class CallNotStarted(Exception):
+    """A call answered unserved by the front after waiting behind a stuck one (never raised: it is
+    what the log line of such a call reports)."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"not started after waiting {waited:.1f} s for a worker busy on a call that has "
+                         "not finished (is the database answering?)")
 
 
 class EprocWsgi:
@@ -68,6 +80,9 @@ class EprocWsgi:
     def _route(self, environ: dict[str, Any], start_response: StartResponse, context: logs.RequestContext
                ) -> Iterable[bytes]:
         request_path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).rstrip("/")
+        waited = environ.get(SHED_KEY)
+        if waited is not None:
+            return self._not_started(environ, start_response, request_path, waited)
         # ASP.NET paths are case-insensitive, and schools type the URL by hand.
         if request_path.lower() == self._service_path.lower():
             context.interface = "soap"
@@ -89,6 +104,32 @@ class EprocWsgi:
             "404 Not Found", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
         )
         return [body]
+
+    def _not_started(self, environ: dict[str, Any], start_response: StartResponse, request_path: str,
+                     waited: float) -> Iterable[bytes]:
+        """A call the front answers without serving it: it waited ``waited`` seconds behind a call
+        that has not finished (the database's timeouts have passed, so it is not answering). An
+        FMS call gets the internal-error fault, as a call that timed out on the database does; the
+        API a 503 problem; either is safe to retry, since nothing of it was done. One log line."""
+        correlation_id = logs.internal_error(log, CallNotStarted(waited))
+        if request_path.lower() == self._service_path.lower() and environ.get("REQUEST_METHOD") == "POST":
+            from eproc.soap.envelope import SOAP11, SOAP12, fault_envelope
+
+            version = SOAP12 if "application/soap+xml" in (environ.get("CONTENT_TYPE") or "") else SOAP11
+            message = self.hub.settings.faults.internal.format(correlation_id=correlation_id)
+            body = fault_envelope(version, False, message)
+            start_response("500 Internal Server Error",
+                           [("Content-Type", version.content_type), ("Content-Length", str(len(body)))])
+            return [body]
+        payload = {
+            "type": "urn:eproc:problem:unavailable", "title": "Service unavailable", "status": 503,
+            "detail": f"not started: the service's database is not answering (correlation id {correlation_id}); "
+                      "retry later",
+        }
+        text = json.dumps(payload).encode()
+        start_response("503 Service Unavailable", [("Content-Type", "application/problem+json"),
+                                                   ("Content-Length", str(len(text))), ("Retry-After", "5")])
+        return [text]
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         """Liveness only: the process answers. Whether it can serve is ``/health/ready``'s to say;

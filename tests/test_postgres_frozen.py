@@ -138,3 +138,55 @@ def test_a_frozen_postgres_gives_quick_faults_and_503_then_the_first_call_after_
     finally:
         postgres.thaw()
         server.stop()
+
+
+def test_calls_queued_behind_a_frozen_call_fault_within_the_timeouts_not_one_after_another(
+    frozen_setting: tuple[PrivatePostgres, str],
+) -> None:
+    """One worker, four FMS schools calling at once into a frozen database: the first call waits on
+    the database and faults; the three queued behind it are answered by the front with the same
+    internal-error fault once they have waited the connect plus statement timeouts (the longest a
+    call served at once takes to fault), instead of each waiting out its predecessors' timeouts
+    (the fourth would answer after four of them) or the whole freeze. Nothing of them was done."""
+    postgres, url = frozen_setting
+    hub = build_hub(make_settings(url))
+    schools = [new_school(hub, PASSWORD, establishment_name=f"Queue School {n}")[0] for n in range(4)]
+    env = {
+        "EPROC_DATABASE_STATEMENT_TIMEOUT_SECONDS": str(STATEMENT_TIMEOUT),
+        "EPROC_DATABASE_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT),
+    }
+    call_wait = STATEMENT_TIMEOUT + CONNECT_TIMEOUT
+    server = start_server(url, "--workers", "1", env=env)
+    try:
+        for username in schools:
+            assert fetch_index(server, username).status == 200
+        postgres.freeze()
+        answers: list[tuple[net.Response, float]] = []
+        lock = threading.Lock()
+
+        def call(username: str) -> None:
+            started = time.monotonic()
+            response = send_order(server, username)
+            with lock:
+                answers.append((response, time.monotonic() - started))
+
+        callers = [threading.Thread(target=call, args=(username,)) for username in schools]
+        for caller in callers:
+            caller.start()
+            time.sleep(0.1)  # in this order, the first one on the database
+        for caller in callers:
+            caller.join(timeout=60)
+        postgres.thaw()
+        assert len(answers) == 4
+        for response, took in answers:
+            assert is_internal_fault(response), (response.status, response.body[:300])
+            assert took < call_wait + 2.0, took  # a queue's wait, not a sum of timeouts
+        # None of the faulted SendOrders was stored; the first call after the freeze is served.
+        assert [len(admin.list_orders(hub, username)) for username in schools] == [0, 0, 0, 0]
+        assert send_order(server, schools[0]).status == 200
+        assert len(admin.list_orders(hub, schools[0])) == 1
+        took = sorted(took for _, took in answers)
+        print("calls into the frozen database answered after " + ", ".join(f"{t:.2f} s" for t in took))
+    finally:
+        postgres.thaw()
+        server.stop()
