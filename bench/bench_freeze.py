@@ -187,6 +187,11 @@ def report(run: Run, args: argparse.Namespace, frozen_at: float, thawed_at: floa
         latencies = [c.ended - c.started for c in faults]
         print(f"fault latency during the freeze: {len(faults)} faults, p50 {statistics.median(latencies):.2f} s, "
               f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s")
+    # Every call that overlapped the freeze, whatever its answer: none may wait longer than the
+    # connect plus statement timeouts (the front answers a queued call unstarted at that bound).
+    bound = args.connect_timeout + args.statement_timeout
+    longest = max((c.ended - c.started for c in during), default=0.0)
+    print(f"longest call overlapping the freeze: {longest:.2f} s (bound: connect + statement timeouts, {bound} s)")
     errors = [c for c in run.calls if c.outcome == "error"]
     print(f"calls neither answered nor faulted: {len(errors)}")
     first = run.probes[0]
