@@ -113,9 +113,10 @@ class EprocWsgi:
         API a 503 problem; either is safe to retry, since nothing of it was done. One log line."""
         correlation_id = logs.internal_error(log, CallNotStarted(waited))
         if request_path.lower() == self._service_path.lower() and environ.get("REQUEST_METHOD") == "POST":
-            from eproc.soap.envelope import SOAP11, SOAP12, fault_envelope
+            from eproc.soap.endpoint import soap_version
+            from eproc.soap.envelope import SOAP11, fault_envelope
 
-            version = SOAP12 if "application/soap+xml" in (environ.get("CONTENT_TYPE") or "") else SOAP11
+            version = soap_version(environ) or SOAP11
             message = self.hub.settings.faults.internal.format(correlation_id=correlation_id)
             body = fault_envelope(version, False, message)
             start_response("500 Internal Server Error",

@@ -72,7 +72,7 @@ class SoapEndpoint:
             logs.note(outcome="invalid_request")
             start_response("405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Type", "text/plain")])
             return [b"Use POST for SOAP requests and GET ?wsdl for the service description.\n"]
-        version = self._soap_version(environ)
+        version = soap_version(environ)
         if version is None:
             content_type = environ.get("CONTENT_TYPE") or "(none)"
             reason = (
@@ -113,11 +113,6 @@ class SoapEndpoint:
         ).encode()
         start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
         return [text]
-
-    @staticmethod
-    def _soap_version(environ: dict[str, Any]) -> SoapVersion | None:
-        media_type = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
-        return SOAP_MEDIA_TYPES.get(media_type)
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | None:
         """The whole body, or None when it exceeds the limit (after draining what a client sends)."""
@@ -171,6 +166,12 @@ class SoapEndpoint:
         body = fault_envelope(version, True, message)
         start_response(status, [("Content-Type", version.content_type), ("Content-Length", str(len(body)))])
         return [body]
+
+
+def soap_version(environ: dict[str, Any]) -> SoapVersion | None:
+    """The SOAP version a request's Content-Type names, or None for any other media type."""
+    media_type = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
+    return SOAP_MEDIA_TYPES.get(media_type)
 
 
 def _release(ctx: Any) -> None:
