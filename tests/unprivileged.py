@@ -56,7 +56,10 @@ class RunAs:
 
 
 def _works(run_as: RunAs) -> bool:
-    probe = [sys.executable, "-c", "import os, eproc; print(os.geteuid())"]
+    # access(2), which alembic uses to find the migrations, ignores capabilities: a checkout under
+    # a directory only root may search (mktemp -d's 0700) imports eproc but cannot migrate.
+    probe = [sys.executable, "-c", "import os; from eproc.config import MIGRATIONS_DIR; "
+             "print(os.geteuid() if os.access(MIGRATIONS_DIR, os.F_OK) else 'no migrations')"]
     try:
         done = run_as.run(probe, timeout=30, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except (OSError, subprocess.SubprocessError):
@@ -87,7 +90,8 @@ def _find() -> RunAs | str:
     )
     if _works(with_read):
         return with_read
-    return f"cannot run {sys.executable} as {USER} (neither plainly nor through setpriv)"
+    return (f"cannot run {sys.executable} as {USER} and see eproc's migrations (neither plainly nor through "
+            "setpriv): is the checkout under a directory only root may enter?")
 
 
 def unprivileged() -> RunAs:
