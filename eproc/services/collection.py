@@ -11,8 +11,10 @@ from datetime import datetime
 
 from eproc.services.authentication import Principal
 from eproc.services.errors import DocumentNotFound
-from eproc.services.events import EventType, emit
+from eproc.services.events import EventType, count_bulk, emit
 from eproc.services.hub import Hub
+from eproc.store.repositories import InTransaction
+from eproc.store.unit_of_work import UnitOfWork
 
 MAX_DOC_ID_LENGTH = 100
 DOC_ID_PATTERN = re.compile(rf"[!-~]{{1,{MAX_DOC_ID_LENGTH}}}")
@@ -27,7 +29,7 @@ class IndexEntry:
 
 def fetch_index(hub: Hub, principal: Principal) -> list[IndexEntry]:
     """Unprocessed, unexpired documents of the caller, oldest first. Changes nothing."""
-    with hub.unit_of_work() as uow:
+    with hub.unit_of_work(one_statement=True) as uow:
         rows = uow.documents.unprocessed_index(principal.account_id, hub.now())
     return [IndexEntry(*row) for row in rows]
 
@@ -40,7 +42,7 @@ def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> li
     """
     if begin.tzinfo is None:
         begin = begin.replace(tzinfo=hub.settings.zone)
-    with hub.unit_of_work() as uow:
+    with hub.unit_of_work(one_statement=True) as uow:
         rows = uow.documents.index_created_after(principal.account_id, begin, hub.now())
     return [IndexEntry(*row) for row in rows]
 
@@ -54,14 +56,35 @@ def _well_formed(doc_id: str) -> bool:
 def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
     """The document's bytes exactly as queued; records the collection, never the processed flag."""
     now = hub.now()
+    if not _well_formed(doc_id):
+        raise DocumentNotFound(doc_id or "")
+    with hub.unit_of_work(one_statement=True) as uow:
+        if not uow.autocommit:
+            return _collect(uow, principal, doc_id, now)
+        # The hot path on PostgreSQL: the collection and its event in one statement.
+        try:
+            data = uow.documents.collect_recorded(principal.account_id, doc_id, now, EventType.DOCUMENT_COLLECTED.value)
+        except InTransaction:  # a webhook endpoint wants the event: emit's way, below
+            pass
+        else:
+            if data is None:
+                raise DocumentNotFound(doc_id)
+            count_bulk(uow, EventType.DOCUMENT_COLLECTED, 1)
+            uow.commit()
+            return data
     with hub.unit_of_work() as uow:
-        # One statement finds the caller's own visible document, counts the collection and reads
-        # the bytes; unknown, expired and another account's ids fail alike.
-        data = uow.documents.collect(principal.account_id, doc_id, now) if _well_formed(doc_id) else None
-        if data is None:
-            raise DocumentNotFound(doc_id or "")
-        emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
-        uow.commit()
+        return _collect(uow, principal, doc_id, now)
+
+
+def _collect(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) -> bytes:
+    # One statement finds the caller's own visible document, counts the collection and reads the
+    # bytes; unknown, expired and another account's ids fail alike. Its event follows, with the
+    # webhook deliveries it owes, in the same transaction.
+    data = uow.documents.collect(principal.account_id, doc_id, now)
+    if data is None:
+        raise DocumentNotFound(doc_id)
+    emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
+    uow.commit()
     return data
 
 
@@ -71,14 +94,33 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
     Returns whether the flag changed.
     """
     now = hub.now()
+    if not _well_formed(doc_id):
+        raise DocumentNotFound(doc_id or "")
+    kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
+    with hub.unit_of_work(one_statement=True) as uow:
+        if not uow.autocommit:
+            return _mark(uow, principal, doc_id, processed, kind, now)
+        # The hot path on PostgreSQL: the flag and its event in one statement.
+        try:
+            changed = uow.documents.mark_processed_recorded(principal.account_id, doc_id, processed, now, kind.value)
+        except InTransaction:  # a webhook endpoint wants the event: emit's way, below
+            pass
+        else:
+            if changed is None:
+                raise DocumentNotFound(doc_id)
+            if changed:
+                count_bulk(uow, kind, 1)
+            uow.commit()
+            return changed
     with hub.unit_of_work() as uow:
-        changed = None
-        if _well_formed(doc_id):
-            changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now)
-        if changed is None:
-            raise DocumentNotFound(doc_id or "")
-        if changed:
-            kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
-            emit(uow, kind, now, account_id=principal.account_id, doc_id=doc_id)
-        uow.commit()
+        return _mark(uow, principal, doc_id, processed, kind, now)
+
+
+def _mark(uow: UnitOfWork, principal: Principal, doc_id: str, processed: bool, kind: EventType, now: datetime) -> bool:
+    changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now)
+    if changed is None:
+        raise DocumentNotFound(doc_id)
+    if changed:
+        emit(uow, kind, now, account_id=principal.account_id, doc_id=doc_id)
+    uow.commit()
     return changed

@@ -39,8 +39,8 @@ class Hub:
     signing_keys: SigningKeys
     familiar: FamiliarTouches
 
-    def unit_of_work(self) -> UnitOfWork:
-        return self.store.unit_of_work()
+    def unit_of_work(self, *, one_statement: bool = False) -> UnitOfWork:
+        return self.store.unit_of_work(one_statement=one_statement)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from eproc.store import guards
 from eproc.store.condition import Condition, condition, explain, row_counts
@@ -70,7 +70,23 @@ def _create(url: str, timeouts: DatabaseTimeouts) -> Engine:
         connect_args=guards.connect_args(url, timeouts), pool_timeout=timeouts.connect + timeouts.statement,
     )
     _ping_when_idle(engine)
+    _autocommit_off_at_checkin(engine)
     return engine
+
+
+def _autocommit_off_at_checkin(engine: Engine) -> None:
+    """A connection an FMS call switched to autocommit (CallSession) goes back to the pool in the
+    default mode, so no other user of the pool gets one whose "transactions" commit statement by
+    statement; one that cannot be switched back is discarded instead."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is None or not dbapi_connection.autocommit:
+            return
+        try:
+            dbapi_connection.autocommit = False  # the pool's reset has rolled back: it is idle
+        except Exception:  # noqa: BLE001 - broken or busy: not to be handed out again
+            record.invalidate()
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -96,19 +112,24 @@ def _ping_when_idle(engine: Engine) -> None:
             raise exc.DisconnectionError() from error
 
 
-def _retry_if_dropped(session: Session, read: Callable[[Connection], T]) -> T:
-    """Run a read as the first statement of ``session``'s transaction; if the pooled connection
-    turns out to have been dropped (a database restart, an administrator's kill), run it once more
-    on a fresh one. Safe because nothing else was sent in that transaction and a read changes
-    nothing; on a disconnect SQLAlchemy also recycles every other connection of the pool."""
-    first = not session.in_transaction()
+def _first_read(call: CallSession, read: Callable[[Connection], T]) -> T:
+    """Run a read on the call's connection (autocommit on PostgreSQL; the operation's unit of work
+    then takes over SQLAlchemy's transaction, see UnitOfWork). If the pooled connection turns out to have
+    been dropped (a database restart, an administrator's kill) and this was the call's first
+    statement, run it once more: SQLAlchemy gives the invalidated connection a fresh one. Safe
+    because nothing else was sent and a read changes nothing; on a disconnect SQLAlchemy also
+    recycles every other connection of the pool."""
+    first = not call.used
+    connection = call.connect(autocommit=True)
     try:
-        return read(session.connection())
+        result = read(connection)
     except exc.DBAPIError as error:
+        connection.rollback()
         if not (first and error.connection_invalidated):
             raise
-        session.rollback()
-        return read(session.connection())
+        connection = call.connect(autocommit=True)  # the new connection starts in the default mode
+        result = read(connection)
+    return result
 
 
 _ENGINES: dict[tuple[str, DatabaseTimeouts], Engine] = {}
@@ -142,28 +163,32 @@ class Store:
     def at(cls, url: str, timeouts: DatabaseTimeouts = DatabaseTimeouts()) -> Store:
         return cls(engine_for(url, timeouts))
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, shared=_CALL_SESSION.get())
+    def unit_of_work(self, *, one_statement: bool = False) -> UnitOfWork:
+        """A unit of work; inside :meth:`call`, on the call's connection. ``one_statement``: the use
+        case changes what it changes in one statement, so on PostgreSQL inside a call that
+        statement may commit by itself (``uow.autocommit``), saving the BEGIN and COMMIT round
+        trips; elsewhere it is an ordinary unit of work."""
+        return UnitOfWork(self._sessions, shared=_CALL_SESSION.get(), one_statement=one_statement)
 
     @contextmanager
     def call(self) -> Iterator[None]:
         """Serve one FMS call on one connection in one transaction.
 
-        Within it, the warm credential read and the operation's unit of work share one session:
-        one pool checkout, and the credential version is read in the transaction the operation
-        commits. Nested use joins the outer call. Whatever a unit of work left uncommitted is
-        rolled back at the end.
+        Within it, the warm credential read and the operation's unit of work share one
+        connection: one pool checkout (see :class:`CallSession` for when they share a transaction
+        and why it does not matter). Nested use joins the outer call. Whatever a unit of work left
+        uncommitted is rolled back at the end.
         """
         if _CALL_SESSION.get() is not None:
             yield
             return
-        session = self._sessions()
-        token = _CALL_SESSION.set(CallSession(session))
+        call = CallSession(self.engine)
+        token = _CALL_SESSION.set(call)
         try:
             yield
         finally:
             _CALL_SESSION.reset(token)
-            session.close()
+            call.close()
 
     @contextmanager
     def _autocommit(self) -> Iterator[Connection]:
@@ -171,19 +196,19 @@ class Store:
             yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def credential_state(self, username: str) -> CredentialState | None:
-        """The warm login path's one narrow read: inside :meth:`call`, the first statement of the
-        call's transaction; outside, one read on its own session. Retried once on a fresh
+        """The warm login path's one narrow read: inside :meth:`call`, the first statement on the
+        call's connection; outside, one read in autocommit mode. Retried once on a fresh
         connection if the pooled one was dropped."""
         call = _CALL_SESSION.get()
         if call is not None and not call.busy:
-            return _retry_if_dropped(call.session, lambda connection: credential_state(connection, username))
+            return _first_read(call, lambda connection: credential_state(connection, username))
         return self._autocommit_read(lambda connection: credential_state(connection, username))
 
     def token_state(self, token_id: str) -> tuple[TokenState | None, list[int]]:
         """The token's row and, when it is limited to some accounts, their ids (the API's hot
-        path, like :meth:`credential_state` is FMS's): inside :meth:`call`, the first statement of
-        the call's transaction, on the connection the operation then uses; outside, one read in
-        autocommit mode. Retried once on a fresh connection if the pooled one was dropped."""
+        path, like :meth:`credential_state` is FMS's): inside :meth:`call`, the first statement on
+        the connection the operation then uses; outside, one read in autocommit mode. Retried once
+        on a fresh connection if the pooled one was dropped."""
 
         def read(connection: Connection) -> tuple[TokenState | None, list[int]]:
             state = token_state(connection, token_id)
@@ -192,7 +217,7 @@ class Store:
 
         call = _CALL_SESSION.get()
         if call is not None and not call.busy:
-            return _retry_if_dropped(call.session, read)
+            return _first_read(call, read)
         return self._autocommit_read(read)
 
     def _autocommit_read(self, read: Callable[[Connection], T]) -> T:

@@ -130,7 +130,10 @@ _WATCHDOGS: weakref.WeakKeyDictionary[Engine, _Watchdog] = weakref.WeakKeyDictio
 def _classify(context: ExceptionContext) -> None:
     original = context.original_exception
     message = str(original).lower()
-    if getattr(context.connection, "info", {}).get("eproc_cut_by_watchdog"):
+    # Not the info of an invalidated connection: asking for it reconnects (a connect the cut call
+    # must not wait for, see _refuse_just_after_a_cut); it is a lost connection already.
+    connection = context.connection
+    if connection is not None and not connection.invalidated and connection.info.get("eproc_cut_by_watchdog"):
         context.is_disconnect = True
         return
     if any(marker in message for marker in _LOST_CONNECTION):
@@ -199,9 +202,12 @@ class _Watchdog:
             self._stop(dbapi_connection)
 
     def _after_error(self, context: ExceptionContext) -> None:
-        if context.connection is not None and not context.connection.closed:
+        # An invalidated connection is not asked for its DBAPI connection: that would reconnect.
+        # (Its old one's entry, if any, expires in the watchdog harmlessly: it has no socket.)
+        connection = context.connection
+        if connection is not None and not connection.closed and not connection.invalidated:
             with contextlib.suppress(Exception):  # the connection is being discarded anyway
-                self._stop(context.connection.connection.dbapi_connection)
+                self._stop(connection.connection.dbapi_connection)
 
     def _start(self, dbapi_connection: Any) -> None:
         if dbapi_connection is None:

@@ -234,6 +234,47 @@ _SET_PROCESSED = (
 _VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
 
 
+# FetchDoc's and UpdateDocumentStatus's change and its event in one PostgreSQL statement (a
+# data-modifying CTE), run in autocommit mode: no BEGIN, no COMMIT, no second statement. It changes
+# nothing when an enabled webhook endpoint subscribes to the event type: deliveries are owed per
+# event and written by events.emit in a transaction, so the caller then does it that way.
+_SUBSCRIBED = """
+    wanted AS (SELECT EXISTS (
+        SELECT 1 FROM webhook_endpoint
+        WHERE enabled = true AND position(',' || :type || ',' IN ',' || events || ',') > 0
+    ) AS yes)"""
+_OWN_VISIBLE_SQL = """doc_id = :p_doc_id AND account_id = :p_account_id AND withdrawn_at IS NULL
+          AND (processed = true OR expires_at > :now)"""
+_RECORD_SQL = """recorded AS (
+        INSERT INTO event (at, type, account_id, subject, doc_id)
+        SELECT :now, :type, :p_account_id, :p_doc_id, :p_doc_id FROM changed
+    )"""
+_COLLECT_RECORDED = text(f"""
+    WITH {_SUBSCRIBED}, changed AS (
+        UPDATE document SET collect_count = collect_count + 1, last_collected_at = :now,
+            first_collected_at = coalesce(first_collected_at, :now)
+        WHERE {_OWN_VISIBLE_SQL} AND NOT (SELECT yes FROM wanted)
+        RETURNING xml
+    ), {_RECORD_SQL}
+    SELECT (SELECT xml FROM changed), (SELECT yes FROM wanted)
+""").bindparams(bindparam("now", type_=Document.expires_at.type))  # noqa: S608 - fixed fragments only
+_SET_PROCESSED_RECORDED = text(f"""
+    WITH {_SUBSCRIBED}, changed AS (
+        UPDATE document SET processed = :p_processed, processed_at = :p_processed_at
+        WHERE {_OWN_VISIBLE_SQL} AND processed = :was AND NOT (SELECT yes FROM wanted)
+        RETURNING id
+    ), {_RECORD_SQL}
+    SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM document WHERE {_OWN_VISIBLE_SQL}),
+        (SELECT yes FROM wanted)
+""").bindparams(  # noqa: S608 - fixed fragments only
+    bindparam("now", type_=Document.expires_at.type), bindparam("p_processed_at", type_=Document.expires_at.type)
+)
+
+
+class InTransaction(Exception):
+    """A one-statement change that must be made in a transaction instead (see its caller)."""
+
+
 # Where a purge walk starts: before any expiry or processing time.
 PURGE_FROM_START = datetime.min.replace(tzinfo=UTC)
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
@@ -285,6 +326,34 @@ class DocumentRepository:
             return True
         found = connection.execute(_VISIBLE_ID, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}).first()
         return None if found is None else False
+
+    def collect_recorded(self, account_id: int, doc_id: str, now: datetime, event_type: str) -> bytes | None:
+        """:meth:`collect` and its ``event_type`` event in one statement, for a unit of work in
+        autocommit mode (PostgreSQL). Raises :class:`InTransaction`, having changed nothing, when
+        a webhook endpoint subscribes to the event."""
+        xml, subscribed = self._session.connection().execute(_COLLECT_RECORDED, {
+            "p_doc_id": doc_id, "p_account_id": account_id, "now": now, "type": event_type,
+        }).one()
+        if subscribed:
+            raise InTransaction(event_type)
+        return None if xml is None else bytes(xml)
+
+    def mark_processed_recorded(
+        self, account_id: int, doc_id: str, processed: bool, now: datetime, event_type: str
+    ) -> bool | None:
+        """:meth:`mark_processed` and, when the flag changes, its ``event_type`` event in one
+        statement, as :meth:`collect_recorded`."""
+        changed, found, subscribed = self._session.connection().execute(_SET_PROCESSED_RECORDED, {
+            "p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
+            "p_processed": processed, "p_processed_at": now if processed else None, "type": event_type,
+        }).one()
+        if not found:
+            return None
+        if changed:
+            return True
+        if subscribed:  # it may have been unchanged only because the statement held back
+            raise InTransaction(event_type)
+        return False
 
     def by_doc_id(self, doc_id: str, *, with_xml: bool = True) -> Document | None:
         query = select(Document).where(Document.doc_id == doc_id)

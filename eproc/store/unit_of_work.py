@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,10 +33,53 @@ from eproc.store.webhooks import WebhookRepository
 
 @dataclass
 class CallSession:
-    """The one session of an FMS call (``Store.call``); ``busy`` while a unit of work holds it."""
+    """The one connection of an FMS or API call (``Store.call``), checked out at its first use.
 
-    session: Session
+    ``busy`` while a unit of work holds it. On PostgreSQL a read or a one-statement unit of work
+    runs on it in autocommit mode: one round trip for the statement, none for BEGIN and COMMIT.
+    Under READ COMMITTED (the default) every statement of a transaction takes its own snapshot
+    anyway, so a read in a transaction of its own sees what it would have seen as the first
+    statement of the operation's; what needs several statements to be atomic still gets a
+    transaction. SQLite's driver opens a transaction only before a write, so there the connection
+    is simply shared.
+    """
+
+    engine: Engine
+    connection: Connection | None = None
     busy: bool = False
+    autocommit: bool = False
+
+    @property
+    def can_autocommit(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @property
+    def used(self) -> bool:
+        return self.connection is not None
+
+    def connect(self, *, autocommit: bool) -> Connection:
+        """The call's connection, in autocommit mode or not.
+
+        The mode is psycopg's own switch, set between transactions, where it costs no round trip;
+        not SQLAlchemy's isolation-level option, whose switch and reset at check-in cost more CPU
+        per call than the statement they saved (the pool's rollback at check-in is a no-op for
+        an idle connection either way). The switch is read from the driver each time, so a
+        connection SQLAlchemy replaced after a disconnect starts in the default mode again."""
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        if self.can_autocommit:
+            driver = self.connection.connection.driver_connection
+            if driver is not None and driver.autocommit != autocommit:
+                driver.autocommit = autocommit
+        self.autocommit = autocommit and self.can_autocommit
+        return self.connection
+
+    def close(self) -> None:
+        # Given back to the pool, which turns autocommit off again (eproc/store/db.py), whatever
+        # state a failure left the connection in.
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
 
 
 class UnitOfWork:
@@ -50,20 +94,30 @@ class UnitOfWork:
     login_buckets: LoginBucketRepository
     address_failures: AddressFailureRepository
 
-    def __init__(self, sessions: sessionmaker[Session], shared: CallSession | None = None) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], shared: CallSession | None = None, *, one_statement: bool = False
+    ) -> None:
         self._sessions = sessions
-        # The session of the FMS call this unit of work runs in (Store.call), if any: it is the
+        # The connection of the call this unit of work runs in (Store.call), if any: it is the
         # call's to close, so that the credential read and the operation use one connection. A unit
         # of work opened while another holds it (nested) gets a session of its own, as outside a call.
         self._call = shared
+        self._one_statement = one_statement
         self._shared: Session | None = None
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
+        #: Whether each statement commits by itself (PostgreSQL, in a call, asked for
+        #: ``one_statement``): the use case must then change what it changes in one statement.
+        self.autocommit = False
 
     def __enter__(self) -> UnitOfWork:
         if self._call is not None and not self._call.busy:
             self._call.busy = True
-            self._shared = self._call.session
+            connection = self._call.connect(autocommit=self._one_statement)
+            self.autocommit = self._call.autocommit
+            # The session takes over the transaction SQLAlchemy began for a read made on the
+            # connection before it (the credential read), so that read needs no COMMIT of its own.
+            self._shared = Session(bind=connection, expire_on_commit=False, join_transaction_mode="control_fully")
         session = self._shared if self._shared is not None else self._sessions()
         self._session = session
         self.accounts = AccountRepository(session)
@@ -87,15 +141,12 @@ class UnitOfWork:
                 session.rollback()
         finally:
             self._session = None
-            # A shared session is the call's to close (rolling back what no unit of work committed).
             # close() ends the transaction (rolling back whatever was not committed) and detaches
             # the objects with what they had loaded, so a use case may still read them afterwards;
-            # a rollback would expire them.
-            if self._shared is None:
-                session.close()
-            else:
-                # Detached as close() would: the next unit of work of the call reads afresh.
-                session.expunge_all()
+            # a rollback would expire them. A session over the call's connection leaves the
+            # connection open: it is the call's to give back.
+            session.close()
+            if self._shared is not None:
                 assert self._call is not None
                 self._call.busy = False
                 self._shared = None
@@ -105,10 +156,20 @@ class UnitOfWork:
             raise Conflict("a concurrent change took the same key first") from None
 
     def commit(self) -> None:
+        session = self._require()
+        if self.autocommit and not (session.new or session.dirty or session.deleted):
+            # Each statement has committed itself: a COMMIT would change nothing (the ORM's
+            # commit machinery cost 0.1 ms a call). Objects added to the session would still be
+            # flushed, so none is lost.
+            self._run_after_commit()
+            return
         try:
-            self._require().commit()
+            session.commit()
         except IntegrityError:
             raise Conflict("a concurrent change took the same key first") from None
+        self._run_after_commit()
+
+    def _run_after_commit(self) -> None:
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
