@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -82,17 +83,39 @@ class CallSession:
             connection.close()
 
 
+R = TypeVar("R")
+
+
+class _Repository(Generic[R]):
+    """A repository of the unit of work, made on its first use in the ``with`` block: an FMS call
+    uses one or two of the ten, and making all of them cost more than its statement's binding."""
+
+    def __init__(self, make: Callable[[Session], R]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, uow: UnitOfWork, owner: Any = None) -> R:
+        made = uow._repositories
+        repository = made.get(self._name)
+        if repository is None:
+            repository = made[self._name] = self._make(uow._require())
+        return repository  # type: ignore[return-value]  # made by self._make, so an R
+
+
 class UnitOfWork:
-    accounts: AccountRepository
-    documents: DocumentRepository
-    orders: OrderRepository
-    events: EventRepository
-    tokens: TokenRepository
-    signing_keys: SigningKeyRepository
-    webhooks: WebhookRepository
-    familiar_addresses: FamiliarAddressRepository
-    login_buckets: LoginBucketRepository
-    address_failures: AddressFailureRepository
+    accounts = _Repository(AccountRepository)
+    documents = _Repository(DocumentRepository)
+    orders = _Repository(OrderRepository)
+    events = _Repository(EventRepository)
+    tokens = _Repository(TokenRepository)
+    signing_keys = _Repository(SigningKeyRepository)
+    webhooks = _Repository(WebhookRepository)
+    familiar_addresses = _Repository(FamiliarAddressRepository)
+    login_buckets = _Repository(LoginBucketRepository)
+    address_failures = _Repository(AddressFailureRepository)
 
     def __init__(
         self, sessions: sessionmaker[Session], shared: CallSession | None = None, *, one_statement: bool = False
@@ -106,6 +129,7 @@ class UnitOfWork:
         self._shared: Session | None = None
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self._repositories: dict[str, object] = {}
         #: Whether each statement commits by itself (PostgreSQL, in a call, asked for
         #: ``one_statement``): the use case must then change what it changes in one statement.
         self.autocommit = False
@@ -118,18 +142,8 @@ class UnitOfWork:
             # The session takes over the transaction SQLAlchemy began for a read made on the
             # connection before it (the credential read), so that read needs no COMMIT of its own.
             self._shared = Session(bind=connection, expire_on_commit=False, join_transaction_mode="control_fully")
-        session = self._shared if self._shared is not None else self._sessions()
-        self._session = session
-        self.accounts = AccountRepository(session)
-        self.documents = DocumentRepository(session)
-        self.orders = OrderRepository(session)
-        self.events = EventRepository(session)
-        self.tokens = TokenRepository(session)
-        self.signing_keys = SigningKeyRepository(session)
-        self.webhooks = WebhookRepository(session)
-        self.familiar_addresses = FamiliarAddressRepository(session)
-        self.login_buckets = LoginBucketRepository(session)
-        self.address_failures = AddressFailureRepository(session)
+        self._session = self._shared if self._shared is not None else self._sessions()
+        self._repositories = {}
         return self
 
     def __exit__(
