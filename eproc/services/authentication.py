@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from eproc.services.errors import AuthenticationFailed
+from eproc.services.errors import AuthenticationFailed, CredentialsChanged
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
 from eproc.services.lockout import is_locked
@@ -52,6 +52,11 @@ class Principal:
     # The account's credential version when the password was verified; ChangePassword refuses to
     # act on a verification that a change made meanwhile (by any worker) has overtaken.
     credential_version: int
+    # False for a login taken from this process's memory alone (remembered()): not yet checked
+    # against the account as it is now. Only a use case that checks it in the statement that acts
+    # on it accepts one (collection's FetchDoc and UpdateDocumentStatus); any other use raises
+    # CredentialsChanged.
+    confirmed: bool = True
 
 
 class _CredentialsChanged(Exception):
@@ -160,6 +165,34 @@ def _authenticate_once(hub: Hub, username: str, password: str, address: str | No
     hub.familiar.note(principal.account_id, place, now)
     hub.credentials.remember(principal.account_id, principal.credential_version, username, password, principal.slot)
     return principal
+
+
+def require_confirmed(principal: Principal) -> None:
+    """For a use case that acts on a login without checking it itself: refuse an unconfirmed one
+    (CredentialsChanged: the caller authenticates and tries again)."""
+    if not principal.confirmed:
+        raise CredentialsChanged()
+
+
+def remembered(hub: Hub, username: str | None, password: str | None, client_address: str | None) -> Principal | None:
+    """The warm path without its read: a login this process verified recently, from an address it
+    recorded as the account's familiar one within the last few minutes, taken from memory alone.
+
+    Unconfirmed: the account is not read, so the use case that acts on it must check, in the same
+    statement, that the account is still as it was then (the credential version, enabled, no
+    failures or lockout on the account, the previous password's grace period): the conditions
+    :func:`_remembered_login` reads. If not, it raises CredentialsChanged and the caller
+    authenticates. None when nothing is remembered (then authenticate as usual).
+    """
+    if not username or not password or len(password) > MAX_PASSWORD_LENGTH or not USERNAME_PATTERN.fullmatch(username):
+        return None
+    recalled = hub.credentials.recall(username, password)
+    if recalled is None:
+        return None
+    account_id, version, slot = recalled
+    if not hub.familiar.fresh(account_id, network_key(client_address) or UNKNOWN_ADDRESS, hub.now()):
+        return None
+    return Principal(account_id, username, slot, version, confirmed=False)
 
 
 def _remembered_login(hub: Hub, username: str, password: str, place: str, now: datetime) -> Principal | None:
@@ -361,6 +394,7 @@ def _origin(reason: str, address: str | None) -> str:
 
 def change_password(hub: Hub, principal: Principal) -> str:
     """FMS's ChangePassword: a new password; the one the caller used stays valid for a grace period."""
+    require_confirmed(principal)
     new_password = generate_password()
     new_hash = hub.crypt.hash(new_password)
     now = hub.now()

@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from eproc.services.authentication import Principal
-from eproc.services.errors import DocumentNotFound
+from eproc.services.authentication import Principal, require_confirmed
+from eproc.services.errors import CredentialsChanged, DocumentNotFound
 from eproc.services.events import EventType, count_bulk, emit
 from eproc.services.hub import Hub
-from eproc.store.repositories import InTransaction
+from eproc.store.repositories import InTransaction, LoginChanged, LoginCheck
 from eproc.store.unit_of_work import UnitOfWork
 
 MAX_DOC_ID_LENGTH = 100
@@ -29,6 +29,7 @@ class IndexEntry:
 
 def fetch_index(hub: Hub, principal: Principal) -> list[IndexEntry]:
     """Unprocessed, unexpired documents of the caller, oldest first. Changes nothing."""
+    require_confirmed(principal)
     with hub.unit_of_work(one_statement=True) as uow:
         rows = uow.documents.unprocessed_index(principal.account_id, hub.now())
     return [IndexEntry(*row) for row in rows]
@@ -40,6 +41,7 @@ def fetch_index_from_date(hub: Hub, principal: Principal, begin: datetime) -> li
     A ``begin`` without an offset (a .NET DateTime of kind Unspecified) is wall-clock time in the
     service's configured zone, which is how a school's FMS in the UK means it.
     """
+    require_confirmed(principal)
     if begin.tzinfo is None:
         begin = begin.replace(tzinfo=hub.settings.zone)
     with hub.unit_of_work(one_statement=True) as uow:
@@ -53,17 +55,30 @@ def _well_formed(doc_id: str) -> bool:
     return bool(doc_id) and DOC_ID_PATTERN.fullmatch(doc_id) is not None
 
 
+def _login(principal: Principal) -> LoginCheck:
+    return LoginCheck(principal.account_id, principal.username, principal.credential_version,
+                      principal.slot == "current")
+
+
 def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
-    """The document's bytes exactly as queued; records the collection, never the processed flag."""
+    """The document's bytes exactly as queued; records the collection, never the processed flag.
+
+    ``principal`` may be unconfirmed (authentication.remembered): on PostgreSQL the statement that
+    collects checks it; otherwise, or if the account has changed, CredentialsChanged."""
     now = hub.now()
     if not _well_formed(doc_id):
+        require_confirmed(principal)  # "not found" is an answer for a confirmed login only
         raise DocumentNotFound(doc_id or "")
     with hub.unit_of_work(one_statement=True) as uow:
         if not uow.autocommit:
+            require_confirmed(principal)
             return _collect(uow, principal, doc_id, now)
-        # The hot path on PostgreSQL: the collection and its event in one statement.
+        # The hot path on PostgreSQL: the login's check, the collection and its event in one statement.
         try:
-            data = uow.documents.collect_recorded(principal.account_id, doc_id, now, EventType.DOCUMENT_COLLECTED.value)
+            data = uow.once_more_if_dropped(lambda: uow.documents.collect_recorded(
+                _login(principal), doc_id, now, EventType.DOCUMENT_COLLECTED.value))
+        except LoginChanged:
+            raise CredentialsChanged() from None
         except InTransaction:  # a webhook endpoint wants the event: emit's way, below
             pass
         else:
@@ -72,6 +87,7 @@ def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
             count_bulk(uow, EventType.DOCUMENT_COLLECTED, 1)
             uow.commit()
             return data
+    require_confirmed(principal)
     with hub.unit_of_work() as uow:
         return _collect(uow, principal, doc_id, now)
 
@@ -91,18 +107,23 @@ def _collect(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) 
 def update_document_status(hub: Hub, principal: Principal, doc_id: str, processed: bool) -> bool:
     """Mark processed or unprocessed; idempotent, and only a real change is logged.
 
-    Returns whether the flag changed.
+    Returns whether the flag changed. ``principal`` may be unconfirmed, as for :func:`fetch_doc`.
     """
     now = hub.now()
     if not _well_formed(doc_id):
+        require_confirmed(principal)
         raise DocumentNotFound(doc_id or "")
     kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
     with hub.unit_of_work(one_statement=True) as uow:
         if not uow.autocommit:
+            require_confirmed(principal)
             return _mark(uow, principal, doc_id, processed, kind, now)
-        # The hot path on PostgreSQL: the flag and its event in one statement.
+        # The hot path on PostgreSQL: the login's check, the flag and its event in one statement.
         try:
-            changed = uow.documents.mark_processed_recorded(principal.account_id, doc_id, processed, now, kind.value)
+            changed = uow.once_more_if_dropped(lambda: uow.documents.mark_processed_recorded(
+                _login(principal), doc_id, processed, now, kind.value))
+        except LoginChanged:
+            raise CredentialsChanged() from None
         except InTransaction:  # a webhook endpoint wants the event: emit's way, below
             pass
         else:
@@ -112,6 +133,7 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
                 count_bulk(uow, kind, 1)
             uow.commit()
             return changed
+    require_confirmed(principal)
     with hub.unit_of_work() as uow:
         return _mark(uow, principal, doc_id, processed, kind, now)
 

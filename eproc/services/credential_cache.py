@@ -32,6 +32,9 @@ class CredentialCache:
         self._max = max_entries
         self._clock = clock
         self._entries: OrderedDict[tuple[int, int, bytes], tuple[float, str]] = OrderedDict()
+        # The account and credential version each (username, password) digest was last verified
+        # for: what recall() starts from, having no account row read (see authentication.remembered).
+        self._latest: dict[bytes, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -54,15 +57,34 @@ class CredentialCache:
                 return None
             return slot
 
+    def recall(self, username: str, password: str) -> tuple[int, int, str] | None:
+        """(account id, credential version, slot) of the last verification of this username and
+        password, if still remembered: a claim about the account as it was, to be checked against
+        it as it is now by whoever acts on it."""
+        if self._ttl <= 0:
+            return None
+        digest = self._digest(username, password)
+        with self._lock:
+            latest = self._latest.get(digest)
+        if latest is None:
+            return None
+        account_id, version = latest
+        slot = self.lookup(account_id, version, username, password)
+        return None if slot is None else (account_id, version, slot)
+
     def remember(self, account_id: int, version: int, username: str, password: str, slot: str) -> None:
         if self._ttl <= 0:
             return
-        key = (account_id, version, self._digest(username, password))
+        digest = self._digest(username, password)
+        key = (account_id, version, digest)
         with self._lock:
             self._entries[key] = (self._clock() + self._ttl, slot)
             self._entries.move_to_end(key)
+            self._latest[digest] = (account_id, version)
             while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+                _account, _version, gone = self._entries.popitem(last=False)[0]
+                if self._latest.get(gone) == (_account, _version):
+                    del self._latest[gone]
 
     def __len__(self) -> int:
         with self._lock:
@@ -71,3 +93,4 @@ class CredentialCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._latest.clear()

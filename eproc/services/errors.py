@@ -57,6 +57,12 @@ class AuthenticationFailed(EprocError):
     """Unknown user, wrong password, disabled or locked account: deliberately indistinguishable."""
 
 
+class CredentialsChanged(EprocError):
+    """The account's credentials are no longer those a remembered login was verified against (or
+    the login was never checked against the account): authenticate afresh, then try again. Never
+    an answer to a caller: the SOAP layer handles it (eproc/soap/service.py)."""
+
+
 class DocumentNotFound(NotFound):
     """An FMS call named a DocID that is unknown, expired, or another account's: all read alike."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from eproc import ebis
-from eproc.services.authentication import USERNAME_PATTERN, Principal
+from eproc.services.authentication import USERNAME_PATTERN, Principal, require_confirmed
 from eproc.services.errors import Conflict, DuplicateDocument, InvalidDocument, InvalidInput, NoMatchingAccount
 from eproc.services.events import EventType, emit
 from eproc.services.hub import Hub
@@ -274,6 +274,7 @@ def receive_order(hub: Hub, principal: Principal, document: str) -> ReceivedOrde
     order number, other content) becomes the next revision. The bytes stored are the ones parsed:
     the characters FMS sent, as UTF-8, with a declaration that says so.
     """
+    require_confirmed(principal)
     if not document:
         raise InvalidDocument("the Document element is empty: send the Authorised Order XML")
     inspection = inspect(hub, document)

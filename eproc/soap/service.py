@@ -7,8 +7,9 @@ element. Responses and faults are written by :mod:`eproc.soap.envelope`, not by 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from spyne import Boolean, ComplexModel, DateTime, ServiceBase, Unicode, rpc
 
@@ -16,6 +17,7 @@ from eproc import logs
 from eproc.ebis import decode_document
 from eproc.services import authentication, collection, intake
 from eproc.services.authentication import Principal
+from eproc.services.errors import AuthenticationFailed, CredentialsChanged, DocumentNotFound
 from eproc.soap.envelope import SERVICE_NS
 from eproc.soap.faults import InvalidRequest
 
@@ -36,7 +38,8 @@ RequiredBoolean = Boolean(min_occurs=1, nillable=False)
 CLIENT_ADDRESS_KEY = "eproc.client_address"
 
 
-def _principal(ctx: Any) -> Principal:
+def _credentials(ctx: Any) -> tuple[str | None, str | None, str | None]:
+    """The AuthHeader's username and password, and the caller's address."""
     header_doc = ctx.in_header_doc
     if header_doc is not None:
         auth_headers = [e for e in header_doc if e.tag == f"{{{SERVICE_NS}}}AuthHeader"]
@@ -46,9 +49,44 @@ def _principal(ctx: Any) -> Principal:
     environ = getattr(ctx.transport, "req_env", None) or {}
     # A missing AuthHeader is a failed login like any other: counted, logged, the same fault.
     username, password = (header.Username, header.Password) if header is not None else (None, None)
-    principal = authentication.authenticate(ctx.app.hub, username, password, environ.get(CLIENT_ADDRESS_KEY))
+    return username, password, environ.get(CLIENT_ADDRESS_KEY)
+
+
+def _principal(ctx: Any) -> Principal:
+    principal = authentication.authenticate(ctx.app.hub, *_credentials(ctx))
     logs.note(account=principal.username)  # the log line names who called; never the password
     return principal
+
+
+T = TypeVar("T")
+
+
+def _collecting(ctx: Any, act: Callable[[Principal], T]) -> T:
+    """FetchDoc and UpdateDocumentStatus, the calls of every import: where the database checks a
+    login in the statement that acts on it (PostgreSQL), a login this worker remembers is tried
+    first without reading the account; if the account has changed since (or is not checked
+    there), the full authentication decides, as for every other operation."""
+    hub = ctx.app.hub
+    if hub.store.checks_logins_in_statement:
+        remembered = authentication.remembered(hub, *_credentials(ctx))
+        if remembered is not None:
+            try:
+                result = act(remembered)
+            except CredentialsChanged:
+                pass
+            except DocumentNotFound:
+                # Refused after the statement found the login good: the line names who called.
+                logs.note(account=remembered.username)
+                raise
+            else:
+                logs.note(account=remembered.username)
+                return result
+    for _ in range(authentication.CHANGED_UNDER_US_RETRIES):
+        try:
+            return act(_principal(ctx))
+        except CredentialsChanged:  # changed again between the login's read and the statement
+            continue
+    raise AuthenticationFailed()
 
 
 class OtsService(ServiceBase):
@@ -69,14 +107,14 @@ class OtsService(ServiceBase):
 
     @rpc(Unicode, RequiredBoolean, _returns=Boolean)
     def UpdateDocumentStatus(ctx, DocID: str, Processed: bool) -> bool:  # noqa: N802, N803
-        principal = _principal(ctx)
-        collection.update_document_status(ctx.app.hub, principal, DocID or "", Processed)
+        _collecting(ctx, lambda principal: collection.update_document_status(
+            ctx.app.hub, principal, DocID or "", Processed))
         return True  # the ASMX contract: true once the status is as asked, changed or not
 
     @rpc(Unicode, _returns=Unicode)
     def FetchDoc(ctx, DocID: str) -> str:  # noqa: N802, N803
-        principal = _principal(ctx)
-        return decode_document(collection.fetch_doc(ctx.app.hub, principal, DocID or ""))
+        data = _collecting(ctx, lambda principal: collection.fetch_doc(ctx.app.hub, principal, DocID or ""))
+        return decode_document(data)
 
     @rpc(Unicode, _returns=Boolean)
     def SendOrder(ctx, Document: str) -> bool:  # noqa: N802, N803

@@ -235,40 +235,70 @@ _VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
 
 
 # FetchDoc's and UpdateDocumentStatus's change and its event in one PostgreSQL statement (a
-# data-modifying CTE), run in autocommit mode: no BEGIN, no COMMIT, no second statement. It changes
-# nothing when an enabled webhook endpoint subscribes to the event type: deliveries are owed per
-# event and written by events.emit in a transaction, so the caller then does it that way.
-_SUBSCRIBED = """
+# data-modifying CTE), run in autocommit mode: no BEGIN, no COMMIT, no second statement. The same
+# statement checks the caller's login against the account as it is now (the conditions of the
+# warm login's read, eproc/services/authentication.py), so no read of its own precedes it, and it
+# changes nothing unless that holds. It also changes nothing when an enabled webhook endpoint
+# subscribes to the event type: deliveries are owed per event and written by events.emit in a
+# transaction, so the caller then does it that way.
+_CHECKS = """
+    login AS (SELECT EXISTS (
+        SELECT 1 FROM account
+        WHERE id = :p_account_id AND username = :p_username AND credential_version = :p_version
+          AND enabled = true AND failed_logins = 0 AND locked_until IS NULL
+          AND (:p_current OR previous_password_expires_at > :now)
+    ) AS ok),
     wanted AS (SELECT EXISTS (
         SELECT 1 FROM webhook_endpoint
         WHERE enabled = true AND position(',' || :type || ',' IN ',' || events || ',') > 0
     ) AS yes)"""
 _OWN_VISIBLE_SQL = """doc_id = :p_doc_id AND account_id = :p_account_id AND withdrawn_at IS NULL
           AND (processed = true OR expires_at > :now)"""
+_MAY_CHANGE_SQL = "(SELECT ok FROM login) AND NOT (SELECT yes FROM wanted)"
 _RECORD_SQL = """recorded AS (
         INSERT INTO event (at, type, account_id, subject, doc_id)
         SELECT :now, :type, :p_account_id, :p_doc_id, :p_doc_id FROM changed
     )"""
 _COLLECT_RECORDED = text(f"""
-    WITH {_SUBSCRIBED}, changed AS (
+    WITH {_CHECKS}, changed AS (
         UPDATE document SET collect_count = collect_count + 1, last_collected_at = :now,
             first_collected_at = coalesce(first_collected_at, :now)
-        WHERE {_OWN_VISIBLE_SQL} AND NOT (SELECT yes FROM wanted)
+        WHERE {_OWN_VISIBLE_SQL} AND {_MAY_CHANGE_SQL}
         RETURNING xml
     ), {_RECORD_SQL}
-    SELECT (SELECT xml FROM changed), (SELECT yes FROM wanted)
+    SELECT (SELECT xml FROM changed), (SELECT ok FROM login), (SELECT yes FROM wanted)
 """).bindparams(bindparam("now", type_=Document.expires_at.type))  # noqa: S608 - fixed fragments only
 _SET_PROCESSED_RECORDED = text(f"""
-    WITH {_SUBSCRIBED}, changed AS (
+    WITH {_CHECKS}, changed AS (
         UPDATE document SET processed = :p_processed, processed_at = :p_processed_at
-        WHERE {_OWN_VISIBLE_SQL} AND processed = :was AND NOT (SELECT yes FROM wanted)
+        WHERE {_OWN_VISIBLE_SQL} AND processed = :was AND {_MAY_CHANGE_SQL}
         RETURNING id
     ), {_RECORD_SQL}
     SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM document WHERE {_OWN_VISIBLE_SQL}),
-        (SELECT yes FROM wanted)
+        (SELECT ok FROM login), (SELECT yes FROM wanted)
 """).bindparams(  # noqa: S608 - fixed fragments only
     bindparam("now", type_=Document.expires_at.type), bindparam("p_processed_at", type_=Document.expires_at.type)
 )
+
+
+class LoginCheck(NamedTuple):
+    """What a one-statement change checks of the caller's login: the account as the password was
+    verified against it (its id, username and credential version, and whether the password was
+    the current one rather than the previous one, which must still be in its grace period)."""
+
+    account_id: int
+    username: str
+    credential_version: int
+    current: bool
+
+
+class LoginChanged(Exception):
+    """The account is no longer as the login was verified against it; the statement changed nothing."""
+
+
+def _login_params(login: LoginCheck) -> dict[str, object]:
+    return {"p_account_id": login.account_id, "p_username": login.username, "p_version": login.credential_version,
+            "p_current": login.current}
 
 
 class InTransaction(Exception):
@@ -327,26 +357,31 @@ class DocumentRepository:
         found = connection.execute(_VISIBLE_ID, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}).first()
         return None if found is None else False
 
-    def collect_recorded(self, account_id: int, doc_id: str, now: datetime, event_type: str) -> bytes | None:
-        """:meth:`collect` and its ``event_type`` event in one statement, for a unit of work in
-        autocommit mode (PostgreSQL). Raises :class:`InTransaction`, having changed nothing, when
-        a webhook endpoint subscribes to the event."""
-        xml, subscribed = self._session.connection().execute(_COLLECT_RECORDED, {
-            "p_doc_id": doc_id, "p_account_id": account_id, "now": now, "type": event_type,
-        }).one()
+    def collect_recorded(self, login: LoginCheck, doc_id: str, now: datetime, event_type: str) -> bytes | None:
+        """:meth:`collect` and its ``event_type`` event in one statement that also checks ``login``,
+        for a unit of work in autocommit mode (PostgreSQL). Raises, having changed nothing,
+        :class:`LoginChanged` when the login no longer holds and :class:`InTransaction` when a
+        webhook endpoint subscribes to the event."""
+        xml, login_ok, subscribed = self._session.connection().execute(
+            _COLLECT_RECORDED, {**_login_params(login), "p_doc_id": doc_id, "now": now, "type": event_type},
+        ).one()
+        if not login_ok:
+            raise LoginChanged()
         if subscribed:
             raise InTransaction(event_type)
         return None if xml is None else bytes(xml)
 
     def mark_processed_recorded(
-        self, account_id: int, doc_id: str, processed: bool, now: datetime, event_type: str
+        self, login: LoginCheck, doc_id: str, processed: bool, now: datetime, event_type: str
     ) -> bool | None:
         """:meth:`mark_processed` and, when the flag changes, its ``event_type`` event in one
         statement, as :meth:`collect_recorded`."""
-        changed, found, subscribed = self._session.connection().execute(_SET_PROCESSED_RECORDED, {
-            "p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
+        changed, found, login_ok, subscribed = self._session.connection().execute(_SET_PROCESSED_RECORDED, {
+            **_login_params(login), "p_doc_id": doc_id, "now": now, "was": not processed,
             "p_processed": processed, "p_processed_at": now if processed else None, "type": event_type,
         }).one()
+        if not login_ok:
+            raise LoginChanged()
         if not found:
             return None
         if changed:

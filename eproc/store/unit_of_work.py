@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eproc.services.errors import Conflict
@@ -84,6 +84,7 @@ class CallSession:
 
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class _Repository(Generic[R]):
@@ -130,6 +131,8 @@ class UnitOfWork:
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
         self._repositories: dict[str, object] = {}
+        # Whether this unit of work is the first user of the call's connection (see once_more_if_dropped).
+        self._first_on_connection = False
         #: Whether each statement commits by itself (PostgreSQL, in a call, asked for
         #: ``one_statement``): the use case must then change what it changes in one statement.
         self.autocommit = False
@@ -137,6 +140,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         if self._call is not None and not self._call.busy:
             self._call.busy = True
+            self._first_on_connection = not self._call.used
             connection = self._call.connect(autocommit=self._one_statement)
             self.autocommit = self._call.autocommit
             # The session takes over the transaction SQLAlchemy began for a read made on the
@@ -168,6 +172,23 @@ class UnitOfWork:
         if isinstance(error, IntegrityError):
             # A flush inside a repository call hit a unique key: say so in the domain's words.
             raise Conflict("a concurrent change took the same key first") from None
+
+    def once_more_if_dropped(self, statement: Callable[[], T]) -> T:
+        """Run the unit of work's one statement; if it was the first sent on the call's connection
+        and that connection turns out to have been dropped (a database restart, an administrator's
+        kill), run it once more on a fresh one, as the credential read is (Store.credential_state).
+        The statement failed with its connection, so it was not applied; or, if the connection
+        broke after the server had committed it, it is applied again, as FMS's own retry of the
+        failed call would apply it."""
+        try:
+            return statement()
+        except DBAPIError as error:
+            if not (self._first_on_connection and error.connection_invalidated and self._call is not None):
+                raise
+            self._first_on_connection = False
+            self._require().rollback()
+            self._call.connect(autocommit=self.autocommit)  # the new connection starts in the default mode
+            return statement()
 
     def commit(self) -> None:
         session = self._require()
