@@ -113,6 +113,8 @@ class Settings:
     header_timeout_seconds: int = 10
     body_timeout_seconds: int = 30
     max_connections: int = 1000
+    # Each worker's threads pinned to one CPU, the workers spread over the CPUs (eproc/affinity.py).
+    pin_workers: bool = True
     # Bounded waits on the database: a hung or unreachable database turns into quick faults.
     # PostgreSQL: connect_timeout, and statement_timeout (the client also gives up on a server
     # that does not answer at all, a few seconds later). SQLite: the wait for another writer's lock.

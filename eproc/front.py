@@ -51,6 +51,7 @@ from gunicorn import http, sock, util
 from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
 
+from eproc import affinity
 from eproc.web import SHED_KEY
 
 HEADER_END = b"\r\n\r\n"
@@ -77,6 +78,8 @@ class FrontLimits:
     max_connections: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 64 * 1024
+    # Whether the worker pins its threads to the CPU the arbiter chose for it (eproc/affinity.py).
+    pin_workers: bool = True
     # A call that has waited this long for the application thread (stuck behind a call on a
     # database that does not answer) is answered with a fault instead of waiting on: the
     # database's connect plus statement timeouts, i.e. the longest a call served at once takes to
@@ -145,6 +148,8 @@ class BufferingWorker(SyncWorker):
     limits = FrontLimits()
 
     def run(self) -> None:
+        if self.limits.pin_workers:
+            affinity.pin(self)  # before the threads start: they inherit its CPU
         self._calls: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         self._probes: queue.Queue[tuple[_Connection, bytes] | None] = queue.Queue()
         # Connections answered and kept alive, for the front to wait on again.

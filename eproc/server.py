@@ -16,7 +16,7 @@ from typing import Any
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
-from eproc import logs, metrics
+from eproc import affinity, logs, metrics
 from eproc.front import BufferingWorker, FrontLimits
 
 
@@ -80,6 +80,7 @@ def gunicorn_options(
         # on one machine (tests, staging beside production) would fight over it.
         "control_socket_disable": True,
         "post_worker_init": _freeze_the_application,
+        "pre_fork": affinity.assign_cpu,
     }
 
 

@@ -56,6 +56,7 @@ def serve(host: str, port: int, workers: int, tls_cert: str | None, tls_key: str
         body_timeout=settings.body_timeout_seconds,
         max_connections=settings.max_connections,
         max_body_bytes=settings.max_request_bytes,
+        pin_workers=settings.pin_workers,
         # The longest a call served at once takes to fault on a database that does not answer.
         call_wait=float(settings.database_connect_timeout_seconds + settings.database_statement_timeout_seconds),
     )
