@@ -5,7 +5,7 @@ eproc/front.py) share one interpreter lock, so together they never use more than
 time. Left to the scheduler they sit on different CPUs, and every request handed from the front to
 the application thread, and every "done" handed back, wakes a CPU that had gone idle: measured on
 this project's 2-CPU virtual machine, the import cycle took 1.24-1.40x the sync worker's time with
-the threads apart, and 1.12x with them pinned together (same run, interleaved). Pinned, they lose
+the threads apart, and 1.00-1.14x with them pinned together (same runs, interleaved). Pinned, they lose
 next to nothing: the lock let only one of them run Python at a time.
 
 The arbiter gives each worker it forks the CPU the fewest live workers are pinned to
