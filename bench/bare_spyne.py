@@ -82,6 +82,9 @@ def application() -> WsgiApplication:
 def serve() -> None:
     """``eproc.server.serve`` on a free port, one worker, with this application instead of eproc's."""
     from eproc import server
+    from eproc.config import load_settings
+    from eproc.front import FrontLimits
 
     server.EprocServer.load = lambda self: application()  # type: ignore[method-assign]
-    server.serve("127.0.0.1", 0, 1)
+    # Pinned or not as eproc's own server is (EPROC_PIN_WORKERS), so that both run alike.
+    server.serve("127.0.0.1", 0, 1, limits=FrontLimits(pin_workers=load_settings().pin_workers))
