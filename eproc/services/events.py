@@ -1,5 +1,10 @@
 """The one list of event types, and the one function every state change is recorded through.
 
+Two kinds of change write their events set-based in the store's own statement instead, counted
+here by :func:`count_bulk`, and only while no webhook endpoint subscribes to them (deliveries are
+owed per event and written by :func:`emit`): the purge's batches and, on PostgreSQL, FetchDoc's
+and UpdateDocumentStatus's one statement (eproc/store/repositories.py).
+
 Types are dotted (``document.queued``), as the portal API's events feed and webhooks name them.
 Each event names its account and, where there is one, the document (``doc_id``) or received order
 (``order_id``) it is about; ``data`` carries the rest as JSON.
