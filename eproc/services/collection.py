@@ -63,15 +63,15 @@ def _login(principal: Principal) -> LoginCheck:
 def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
     """The document's bytes exactly as queued; records the collection, never the processed flag.
 
-    ``principal`` may be unconfirmed (authentication.remembered): on PostgreSQL the statement that
-    collects checks it; otherwise, or if the account has changed, CredentialsChanged."""
+    ``principal`` may be unconfirmed (authentication.remembered): the statement that collects
+    checks it against the account as it is now, and changes nothing if it no longer holds
+    (CredentialsChanged: authenticate afresh)."""
     now = hub.now()
     if not _well_formed(doc_id):
         require_confirmed(principal)  # "not found" is an answer for a confirmed login only
         raise DocumentNotFound(doc_id or "")
     with hub.unit_of_work(one_statement=True) as uow:
         if not uow.autocommit:
-            require_confirmed(principal)
             return _collect(uow, principal, doc_id, now)
         # The hot path on PostgreSQL: the login's check, the collection and its event in one statement.
         try:
@@ -87,16 +87,18 @@ def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
             count_bulk(uow, EventType.DOCUMENT_COLLECTED, 1)
             uow.commit()
             return data
-    require_confirmed(principal)
     with hub.unit_of_work() as uow:
         return _collect(uow, principal, doc_id, now)
 
 
 def _collect(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) -> bytes:
-    # One statement finds the caller's own visible document, counts the collection and reads the
-    # bytes; unknown, expired and another account's ids fail alike. Its event follows, with the
-    # webhook deliveries it owes, in the same transaction.
-    data = uow.documents.collect(principal.account_id, doc_id, now)
+    # One statement checks the login, finds the caller's own visible document, counts the
+    # collection and reads the bytes; unknown, expired and another account's ids fail alike. Its
+    # event follows, with the webhook deliveries it owes, in the same transaction.
+    try:
+        data = uow.documents.collect(principal.account_id, doc_id, now, login=_login(principal))
+    except LoginChanged:
+        raise CredentialsChanged() from None
     if data is None:
         raise DocumentNotFound(doc_id)
     emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
@@ -116,7 +118,6 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
     kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
     with hub.unit_of_work(one_statement=True) as uow:
         if not uow.autocommit:
-            require_confirmed(principal)
             return _mark(uow, principal, doc_id, processed, kind, now)
         # The hot path on PostgreSQL: the login's check, the flag and its event in one statement.
         try:
@@ -133,13 +134,15 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
                 count_bulk(uow, kind, 1)
             uow.commit()
             return changed
-    require_confirmed(principal)
     with hub.unit_of_work() as uow:
         return _mark(uow, principal, doc_id, processed, kind, now)
 
 
 def _mark(uow: UnitOfWork, principal: Principal, doc_id: str, processed: bool, kind: EventType, now: datetime) -> bool:
-    changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now)
+    try:
+        changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now, login=_login(principal))
+    except LoginChanged:
+        raise CredentialsChanged() from None
     if changed is None:
         raise DocumentNotFound(doc_id)
     if changed:

@@ -62,25 +62,24 @@ T = TypeVar("T")
 
 
 def _collecting(ctx: Any, act: Callable[[Principal], T]) -> T:
-    """FetchDoc and UpdateDocumentStatus, the calls of every import: where the database checks a
-    login in the statement that acts on it (PostgreSQL), a login this worker remembers is tried
-    first without reading the account; if the account has changed since (or is not checked
-    there), the full authentication decides, as for every other operation."""
+    """FetchDoc and UpdateDocumentStatus, the calls of every import: their use cases check the
+    login in the statement that acts on it, so a login this worker remembers is tried first
+    without reading the account; if the account has changed since, the full authentication
+    decides, as for every other operation."""
     hub = ctx.app.hub
-    if hub.store.checks_logins_in_statement:
-        remembered = authentication.remembered(hub, *_credentials(ctx))
-        if remembered is not None:
-            try:
-                result = act(remembered)
-            except CredentialsChanged:
-                pass
-            except DocumentNotFound:
-                # Refused after the statement found the login good: the line names who called.
-                logs.note(account=remembered.username)
-                raise
-            else:
-                logs.note(account=remembered.username)
-                return result
+    remembered = authentication.remembered(hub, *_credentials(ctx))
+    if remembered is not None:
+        try:
+            result = act(remembered)
+        except CredentialsChanged:
+            pass
+        except DocumentNotFound:
+            # Refused after the statement found the login good: the line names who called.
+            logs.note(account=remembered.username)
+            raise
+        else:
+            logs.note(account=remembered.username)
+            return result
     for _ in range(authentication.CHANGED_UNDER_US_RETRIES):
         try:
             return act(_principal(ctx))

@@ -170,12 +170,6 @@ class Store:
         trips; elsewhere it is an ordinary unit of work."""
         return UnitOfWork(self._sessions, shared=_CALL_SESSION.get(), one_statement=one_statement)
 
-    @property
-    def checks_logins_in_statement(self) -> bool:
-        """Whether a one-statement unit of work can check the caller's login in its statement
-        (PostgreSQL, inside :meth:`call`; see DocumentRepository.collect_recorded)."""
-        return self.engine.dialect.name == "postgresql" and _CALL_SESSION.get() is not None
-
     @contextmanager
     def call(self) -> Iterator[None]:
         """Serve one FMS call on one connection in one transaction.

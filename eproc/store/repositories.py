@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Connection,
     Table,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -232,6 +234,19 @@ _SET_PROCESSED = (
     .values(processed=bindparam("p_processed"), processed_at=bindparam("p_processed_at"))
 )
 _VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
+# The caller's login still holds: the account is as its password was verified against (the warm
+# login's conditions, eproc/services/authentication.py), checked in the statement that acts on it.
+_a = Account.__table__.c
+_LOGIN_HOLDS = exists().where(
+    _a.id == bindparam("p_account_id"), _a.username == bindparam("p_username"),
+    _a.credential_version == bindparam("p_version"), _a.enabled == true(), _a.failed_logins == 0,
+    _a.locked_until.is_(None),
+    or_(bindparam("p_current", type_=Boolean()), _a.previous_password_expires_at > _NOW),
+)
+_COLLECT_CHECKED = _COLLECT.where(_LOGIN_HOLDS)
+_SET_PROCESSED_CHECKED = _SET_PROCESSED.where(_LOGIN_HOLDS)
+# Why a checked statement changed nothing: the login, and whether the document is there for it.
+_NOTHING_CHANGED = select(_LOGIN_HOLDS, exists().where(_OWN_VISIBLE))
 
 
 # FetchDoc's and UpdateDocumentStatus's change and its event in one PostgreSQL statement (a
@@ -335,27 +350,39 @@ class DocumentRepository:
         )
         return [IndexRow(*row) for row in self._session.execute(query)]
 
-    def collect(self, account_id: int, doc_id: str, now: datetime) -> bytes | None:
+    def collect(self, account_id: int, doc_id: str, now: datetime, login: LoginCheck | None = None) -> bytes | None:
         """Record a collection of the caller's own visible document and return its bytes; None when
-        there is no such document (unknown, expired and another account's alike)."""
-        row = self._session.connection().execute(
-            _COLLECT, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}
-        ).first()
+        there is no such document (unknown, expired and another account's alike). With ``login``
+        the same statement checks it (LoginChanged, having changed nothing, if it no longer holds)."""
+        connection = self._session.connection()
+        params = {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}
+        if login is None:
+            row = connection.execute(_COLLECT, params).first()
+        else:
+            params.update(_login_params(login))
+            row = connection.execute(_COLLECT_CHECKED, params).first()
+            if row is None and not connection.execute(_NOTHING_CHANGED, params).one()[0]:
+                raise LoginChanged()
         return None if row is None else bytes(row[0])
 
-    def mark_processed(self, account_id: int, doc_id: str, processed: bool, now: datetime) -> bool | None:
+    def mark_processed(
+        self, account_id: int, doc_id: str, processed: bool, now: datetime, login: LoginCheck | None = None
+    ) -> bool | None:
         """Set the caller's own visible document's flag: whether it changed, None when there is no
-        such document."""
+        such document. With ``login``, checked as :meth:`collect` checks it."""
         connection = self._session.connection()
-        changed = connection.execute(
-            _SET_PROCESSED,
-            {"p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
-             "p_processed": processed, "p_processed_at": now if processed else None},
-        ).rowcount
-        if changed:
+        params = {"p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
+                  "p_processed": processed, "p_processed_at": now if processed else None}
+        if login is not None:
+            params.update(_login_params(login))
+        if connection.execute(_SET_PROCESSED if login is None else _SET_PROCESSED_CHECKED, params).rowcount:
             return True
-        found = connection.execute(_VISIBLE_ID, {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}).first()
-        return None if found is None else False
+        if login is None:
+            return None if connection.execute(_VISIBLE_ID, params).first() is None else False
+        login_holds, found = connection.execute(_NOTHING_CHANGED, params).one()
+        if not login_holds:
+            raise LoginChanged()
+        return False if found else None
 
     def collect_recorded(self, login: LoginCheck, doc_id: str, now: datetime, event_type: str) -> bytes | None:
         """:meth:`collect` and its ``event_type`` event in one statement that also checks ``login``,

@@ -1,8 +1,8 @@
-"""FetchDoc and UpdateDocumentStatus with a login this worker remembers (issue 12): on PostgreSQL
-the account is not read first, the statement that collects or marks checks it. Any change to the
-account's credentials made elsewhere (another worker, the CLI) still refuses the old password at
-once, and the refused call changes nothing. On SQLite the same calls take the usual path; the
-tests hold there too."""
+"""FetchDoc and UpdateDocumentStatus with a login this worker remembers (issue 12): the account is
+not read first, the statement that collects or marks checks it (on PostgreSQL one statement with
+the event, on SQLite the UPDATE of the transaction). Any change to the account's credentials made
+elsewhere (another worker, the CLI) still refuses the old password at once, and the refused call
+changes nothing."""
 
 from __future__ import annotations
 
