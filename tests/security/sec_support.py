@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 from support import BUYER_DUNS, SUPPLIER_DUNS, LiveServer, WsgiEndpoint, new_school, quote_xml  # noqa: F401 - shared here too
 
-from eproc.services import intake
+from eproc.services import accounts, authentication, intake
 from eproc.services.hub import Hub
 from eproc.store.models import Account, Document, Event, ReceivedOrder
 from eproc.store.repositories import EventRepository
@@ -49,6 +49,23 @@ def queue_quotes(hub: Hub, username: str, count: int) -> list[str]:
         ).doc_id
         for _ in range(count)
     ]
+
+
+# What ends a verified login, made through another worker's hub (a lockout, the fourth, each test
+# makes from where it matters to it).
+CREDENTIAL_CHANGES = ("reset", "change_password", "disable")
+
+
+def change_credentials(other: Hub, username: str, password: str, change: str) -> None:
+    if change == "reset":
+        accounts.reset_password(other, username)
+    elif change == "change_password":
+        new_password = authentication.change_password(other, authentication.authenticate(other, username, password))
+        authentication.authenticate(other, username, new_password)  # used once: the old one is retired
+    elif change == "disable":
+        accounts.set_enabled(other, username, False)
+    else:
+        raise ValueError(change)
 
 
 def account_row(hub: Hub, username: str) -> Account:

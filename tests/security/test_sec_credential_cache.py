@@ -5,7 +5,7 @@ Failures are never remembered."""
 from __future__ import annotations
 
 import pytest
-from sec_support import account_row, new_school
+from sec_support import CREDENTIAL_CHANGES, account_row, change_credentials, new_school
 from support import make_settings, run_cli
 
 from eproc.services import accounts, authentication
@@ -134,7 +134,7 @@ def test_a_previous_password_is_not_remembered_past_its_grace_period(database_ur
     assert refused(hub, username, PASSWORD)
 
 
-@pytest.mark.parametrize("change", ["reset", "change_password", "disable", "lockout"])
+@pytest.mark.parametrize("change", [*CREDENTIAL_CHANGES, "lockout"])
 def test_a_change_made_by_another_worker_is_seen_at_once(database_url: str, change: str) -> None:
     """Two hubs on one database are two workers: each has its own cache, they share the account row."""
     worker, crypt = counting_hub(database_url, EPROC_LOGIN_FAILURE_LIMIT="2")
@@ -143,16 +143,11 @@ def test_a_change_made_by_another_worker_is_seen_at_once(database_url: str, chan
     authentication.authenticate(worker, username, PASSWORD)
     authentication.authenticate(worker, username, PASSWORD)
     assert crypt.verifies == 1  # warm
-    if change == "reset":
-        accounts.reset_password(other, username)
-    elif change == "change_password":
-        new_password = authentication.change_password(other, authentication.authenticate(other, username, PASSWORD))
-        authentication.authenticate(other, username, new_password)  # used once: the old one is retired
-    elif change == "disable":
-        accounts.set_enabled(other, username, False)
-    else:
+    if change == "lockout":
         for n in range(2):  # different passwords: a repeated one counts once
             assert refused(other, username, f"guess-{n}")
+    else:
+        change_credentials(other, username, PASSWORD, change)
     assert refused(worker, username, PASSWORD)
 
 

@@ -7,36 +7,25 @@ changes nothing."""
 from __future__ import annotations
 
 import pytest
-from sec_support import new_school
-from support import call_wsgi, in_process_service, make_settings, quote_xml
+from sec_support import CREDENTIAL_CHANGES, call, change_credentials, new_school
+from support import in_process_service, make_settings, quote_xml
 
-from eproc.services import accounts, authentication, intake
+from eproc.services import authentication, intake
 from eproc.services.clock import ManualClock
 from eproc.services.hub import Hub, build_hub
 from eproc.store.models import Document
 
-OTS = "http://www.dcsf.gov.uk/open/webservices/ots"
 PASSWORD = "remembered-login-password-1"
 REFUSED = b"AuthenticationException: The username or password supplied is not valid."
 
 
-def soap(app, username: str, password: str, operation: str, params: str):  # type: ignore[no-untyped-def]
-    body = (
-        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-        f'<soap:Header><AuthHeader xmlns="{OTS}"><Username>{username}</Username><Password>{password}</Password>'
-        f'</AuthHeader></soap:Header><soap:Body><{operation} xmlns="{OTS}">{params}</{operation}></soap:Body>'
-        "</soap:Envelope>"
-    ).encode()
-    headers = [("Content-Type", "text/xml; charset=utf-8"), ("SOAPAction", f'"{OTS}/{operation}"')]
-    return call_wsgi(app, "http://127.0.0.1/service.asmx", "POST", body, headers)
+def fetch(endpoint, username: str, password: str, doc_id: str):  # type: ignore[no-untyped-def]
+    return call(endpoint, "FetchDoc", username, password, f"<DocID>{doc_id}</DocID>")
 
 
-def fetch(app, username: str, password: str, doc_id: str):  # type: ignore[no-untyped-def]
-    return soap(app, username, password, "FetchDoc", f"<DocID>{doc_id}</DocID>")
-
-
-def mark(app, username: str, password: str, doc_id: str):  # type: ignore[no-untyped-def]
-    return soap(app, username, password, "UpdateDocumentStatus", f"<DocID>{doc_id}</DocID><Processed>true</Processed>")
+def mark(endpoint, username: str, password: str, doc_id: str):  # type: ignore[no-untyped-def]
+    return call(endpoint, "UpdateDocumentStatus", username, password,
+                f"<DocID>{doc_id}</DocID><Processed>true</Processed>")
 
 
 def document(hub: Hub, doc_id: str) -> Document:
@@ -51,29 +40,24 @@ def warm_worker(database_url: str, clock: ManualClock | None = None, **extra: st
     hub = build_hub(make_settings(database_url, **extra), clock=clock)
     username, _ = new_school(hub, PASSWORD)
     doc_id = intake.queue_document(hub, quote_xml(), username=username, requested_type="quote").doc_id
-    app = in_process_service(hub=hub).app
+    app = in_process_service(hub=hub).endpoint
     for _ in range(2):
         assert fetch(app, username, PASSWORD, doc_id).status == 200
     assert document(hub, doc_id).collect_count == 2
     return hub, app, username, doc_id
 
 
-@pytest.mark.parametrize("change", ["reset", "change_password", "disable", "lockout"])
+@pytest.mark.parametrize("change", [*CREDENTIAL_CHANGES, "lockout"])
 def test_a_change_made_elsewhere_refuses_the_remembered_login_and_changes_nothing(database_url: str, change: str):
     hub, app, username, doc_id = warm_worker(database_url, EPROC_LOGIN_FAILURE_LIMIT="2")
     other = build_hub(make_settings(database_url, EPROC_LOGIN_FAILURE_LIMIT="2"))  # another worker
-    if change == "reset":
-        accounts.reset_password(other, username)
-    elif change == "change_password":
-        new_password = authentication.change_password(other, authentication.authenticate(other, username, PASSWORD))
-        authentication.authenticate(other, username, new_password)  # used once: the old one is retired
-    elif change == "disable":
-        accounts.set_enabled(other, username, False)
-    else:
+    if change == "lockout":
         for n in range(2):  # two different wrong passwords from this worker's own address
-            assert soap(app, username, f"guess-{n}", "FetchIndex", "").status == 500
-    for call in (fetch, mark):
-        response = call(app, username, PASSWORD, doc_id)
+            assert REFUSED in call(app, "FetchIndex", username, f"guess-{n}").body
+    else:
+        change_credentials(other, username, PASSWORD, change)
+    for operation in (fetch, mark):
+        response = operation(app, username, PASSWORD, doc_id)
         assert response.status == 500 and REFUSED in response.body, response.body
     after = document(hub, doc_id)
     assert (after.collect_count, after.processed) == (2, False)
@@ -100,8 +84,8 @@ def test_another_schools_document_is_not_found_with_a_remembered_login(database_
     hub, app, username, doc_id = warm_worker(database_url)
     other, _ = new_school(hub, "another-school-password-1")
     theirs = intake.queue_document(hub, quote_xml("<N>theirs</N>"), username=other, requested_type="quote").doc_id
-    for call in (fetch, mark):
-        response = call(app, username, PASSWORD, theirs)
+    for operation in (fetch, mark):
+        response = operation(app, username, PASSWORD, theirs)
         assert response.status == 500 and b"does not exist" in response.body, response.body
     assert (document(hub, theirs).collect_count, document(hub, theirs).processed) == (0, False)
     assert mark(app, username, PASSWORD, doc_id).status == 200
