@@ -6,14 +6,16 @@ These speak the domain (index entries, document bytes); the SOAP layer shapes th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from eproc.services.authentication import Principal, require_confirmed
-from eproc.services.errors import CredentialsChanged, DocumentNotFound
+from eproc.services.errors import DocumentNotFound
 from eproc.services.events import EventType, count_bulk, emit
 from eproc.services.hub import Hub
-from eproc.store.repositories import InTransaction, LoginChanged, LoginCheck
+from eproc.store.repositories import InTransaction, LoginCheck
 from eproc.store.unit_of_work import UnitOfWork
 
 MAX_DOC_ID_LENGTH = 100
@@ -60,6 +62,36 @@ def _login(principal: Principal) -> LoginCheck:
                       principal.slot == "current")
 
 
+T = TypeVar("T")
+
+
+def _in_one_statement(
+    hub: Hub, doc_id: str, statement: Callable[[UnitOfWork], T | None], counted: Callable[[T], EventType | None],
+    in_transaction: Callable[[UnitOfWork], T],
+) -> T:
+    """A document's change and its event: on PostgreSQL in one statement (``statement``, whose
+    result says which event it wrote, if any); on SQLite, or when a webhook endpoint wants the
+    event (its deliveries are written by emit), ``in_transaction``. Both check the caller's login
+    in the statement that changes the document (CredentialsChanged if it no longer holds)."""
+    with hub.unit_of_work(one_statement=True) as uow:
+        if not uow.autocommit:
+            return in_transaction(uow)
+        try:
+            result = uow.once_more_if_dropped(lambda: statement(uow))
+        except InTransaction:
+            pass
+        else:
+            if result is None:
+                raise DocumentNotFound(doc_id)
+            kind = counted(result)
+            if kind is not None:
+                count_bulk(uow, kind, 1)
+            uow.commit()
+            return result
+    with hub.unit_of_work() as uow:
+        return in_transaction(uow)
+
+
 def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
     """The document's bytes exactly as queued; records the collection, never the processed flag.
 
@@ -70,35 +102,19 @@ def fetch_doc(hub: Hub, principal: Principal, doc_id: str) -> bytes:
     if not _well_formed(doc_id):
         require_confirmed(principal)  # "not found" is an answer for a confirmed login only
         raise DocumentNotFound(doc_id or "")
-    with hub.unit_of_work(one_statement=True) as uow:
-        if not uow.autocommit:
-            return _collect(uow, principal, doc_id, now)
-        # The hot path on PostgreSQL: the login's check, the collection and its event in one statement.
-        try:
-            data = uow.once_more_if_dropped(lambda: uow.documents.collect_recorded(
-                _login(principal), doc_id, now, EventType.DOCUMENT_COLLECTED.value))
-        except LoginChanged:
-            raise CredentialsChanged() from None
-        except InTransaction:  # a webhook endpoint wants the event: emit's way, below
-            pass
-        else:
-            if data is None:
-                raise DocumentNotFound(doc_id)
-            count_bulk(uow, EventType.DOCUMENT_COLLECTED, 1)
-            uow.commit()
-            return data
-    with hub.unit_of_work() as uow:
-        return _collect(uow, principal, doc_id, now)
+    return _in_one_statement(
+        hub, doc_id,
+        lambda uow: uow.documents.collect_recorded(_login(principal), doc_id, now, EventType.DOCUMENT_COLLECTED.value),
+        lambda _data: EventType.DOCUMENT_COLLECTED,
+        lambda uow: _collect(uow, principal, doc_id, now),
+    )
 
 
 def _collect(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) -> bytes:
     # One statement checks the login, finds the caller's own visible document, counts the
     # collection and reads the bytes; unknown, expired and another account's ids fail alike. Its
     # event follows, with the webhook deliveries it owes, in the same transaction.
-    try:
-        data = uow.documents.collect(principal.account_id, doc_id, now, login=_login(principal))
-    except LoginChanged:
-        raise CredentialsChanged() from None
+    data = uow.documents.collect(principal.account_id, doc_id, now, login=_login(principal))
     if data is None:
         raise DocumentNotFound(doc_id)
     emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
@@ -116,33 +132,16 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
         require_confirmed(principal)
         raise DocumentNotFound(doc_id or "")
     kind = EventType.DOCUMENT_PROCESSED if processed else EventType.DOCUMENT_UNPROCESSED
-    with hub.unit_of_work(one_statement=True) as uow:
-        if not uow.autocommit:
-            return _mark(uow, principal, doc_id, processed, kind, now)
-        # The hot path on PostgreSQL: the login's check, the flag and its event in one statement.
-        try:
-            changed = uow.once_more_if_dropped(lambda: uow.documents.mark_processed_recorded(
-                _login(principal), doc_id, processed, now, kind.value))
-        except LoginChanged:
-            raise CredentialsChanged() from None
-        except InTransaction:  # a webhook endpoint wants the event: emit's way, below
-            pass
-        else:
-            if changed is None:
-                raise DocumentNotFound(doc_id)
-            if changed:
-                count_bulk(uow, kind, 1)
-            uow.commit()
-            return changed
-    with hub.unit_of_work() as uow:
-        return _mark(uow, principal, doc_id, processed, kind, now)
+    return _in_one_statement(
+        hub, doc_id,
+        lambda uow: uow.documents.mark_processed_recorded(_login(principal), doc_id, processed, now, kind.value),
+        lambda changed: kind if changed else None,
+        lambda uow: _mark(uow, principal, doc_id, processed, kind, now),
+    )
 
 
 def _mark(uow: UnitOfWork, principal: Principal, doc_id: str, processed: bool, kind: EventType, now: datetime) -> bool:
-    try:
-        changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now, login=_login(principal))
-    except LoginChanged:
-        raise CredentialsChanged() from None
+    changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now, login=_login(principal))
     if changed is None:
         raise DocumentNotFound(doc_id)
     if changed:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from eproc.services.errors import Conflict
+from eproc.services.errors import Conflict, CredentialsChanged
 from eproc.store.repositories import (
     AccountRepository,
     AddressFailureRepository,
@@ -25,6 +25,7 @@ from eproc.store.repositories import (
     EventRepository,
     FamiliarAddressRepository,
     LoginBucketRepository,
+    LoginChanged,
     OrderRepository,
     SigningKeyRepository,
     TokenRepository,
@@ -172,6 +173,10 @@ class UnitOfWork:
         if isinstance(error, IntegrityError):
             # A flush inside a repository call hit a unique key: say so in the domain's words.
             raise Conflict("a concurrent change took the same key first") from None
+        if isinstance(error, LoginChanged):
+            # A statement that checks the caller's login found the account changed: the caller
+            # authenticates afresh (eproc/soap/service.py).
+            raise CredentialsChanged() from None
 
     def once_more_if_dropped(self, statement: Callable[[], T]) -> T:
         """Run the unit of work's one statement; if it was the first sent on the call's connection
