@@ -10,10 +10,14 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import (
+    CTE,
     Boolean,
     ColumnElement,
     Connection,
+    String,
     Table,
+    Text,
+    Update,
     and_,
     bindparam,
     case,
@@ -23,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -43,6 +48,7 @@ from eproc.store.models import (
     ReceivedOrder,
     SigningKey,
     UtcDateTime,
+    WebhookEndpoint,
 )
 from eproc.store.webhooks import ENABLED_SUBSCRIPTIONS, Subscription, subscriptions_of
 
@@ -249,51 +255,44 @@ _SET_PROCESSED_CHECKED = _SET_PROCESSED.where(_LOGIN_HOLDS)
 _NOTHING_CHANGED = select(_LOGIN_HOLDS, exists().where(_OWN_VISIBLE))
 
 
-# FetchDoc's and UpdateDocumentStatus's change and its event in one PostgreSQL statement (a
-# data-modifying CTE), run in autocommit mode: no BEGIN, no COMMIT, no second statement. The same
-# statement checks the caller's login against the account as it is now (the conditions of the
-# warm login's read, eproc/services/authentication.py), so no read of its own precedes it, and it
-# changes nothing unless that holds. It also changes nothing when an enabled webhook endpoint
-# subscribes to the event type: deliveries are owed per event and written by events.emit in a
-# transaction, so the caller then does it that way.
-_CHECKS = """
-    login AS (SELECT EXISTS (
-        SELECT 1 FROM account
-        WHERE id = :p_account_id AND username = :p_username AND credential_version = :p_version
-          AND enabled = true AND failed_logins = 0 AND locked_until IS NULL
-          AND (:p_current OR previous_password_expires_at > :now)
-    ) AS ok),
-    wanted AS (SELECT EXISTS (
-        SELECT 1 FROM webhook_endpoint
-        WHERE enabled = true AND position(',' || :type || ',' IN ',' || events || ',') > 0
-    ) AS yes)"""
-_OWN_VISIBLE_SQL = """doc_id = :p_doc_id AND account_id = :p_account_id AND withdrawn_at IS NULL
-          AND (processed = true OR expires_at > :now)"""
-_MAY_CHANGE_SQL = "(SELECT ok FROM login) AND NOT (SELECT yes FROM wanted)"
-_RECORD_SQL = """recorded AS (
-        INSERT INTO event (at, type, account_id, subject, doc_id)
-        SELECT :now, :type, :p_account_id, :p_doc_id, :p_doc_id FROM changed
-    )"""
-_COLLECT_RECORDED = text(f"""
-    WITH {_CHECKS}, changed AS (
-        UPDATE document SET collect_count = collect_count + 1, last_collected_at = :now,
-            first_collected_at = coalesce(first_collected_at, :now)
-        WHERE {_OWN_VISIBLE_SQL} AND {_MAY_CHANGE_SQL}
-        RETURNING xml
-    ), {_RECORD_SQL}
-    SELECT (SELECT xml FROM changed), (SELECT ok FROM login), (SELECT yes FROM wanted)
-""").bindparams(bindparam("now", type_=Document.expires_at.type))  # noqa: S608 - fixed fragments only
-_SET_PROCESSED_RECORDED = text(f"""
-    WITH {_CHECKS}, changed AS (
-        UPDATE document SET processed = :p_processed, processed_at = :p_processed_at
-        WHERE {_OWN_VISIBLE_SQL} AND processed = :was AND {_MAY_CHANGE_SQL}
-        RETURNING id
-    ), {_RECORD_SQL}
-    SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM document WHERE {_OWN_VISIBLE_SQL}),
-        (SELECT ok FROM login), (SELECT yes FROM wanted)
-""").bindparams(  # noqa: S608 - fixed fragments only
-    bindparam("now", type_=Document.expires_at.type), bindparam("p_processed_at", type_=Document.expires_at.type)
+# FetchDoc's and UpdateDocumentStatus's change and its event in one PostgreSQL statement (data-
+# modifying CTEs), run in autocommit mode: no BEGIN, no COMMIT, no second statement. It is the
+# transactional path's own UPDATE (_COLLECT, _SET_PROCESSED) with the same login check
+# (_LOGIN_HOLDS), so no read of the account precedes it and it changes nothing unless the login
+# holds; and it changes nothing either when an enabled webhook endpoint subscribes to the event
+# type: deliveries are owed per event and written by events.emit in a transaction, so the caller
+# then does it that way.
+_events: Table = Event.__table__  # type: ignore[assignment]
+_e = WebhookEndpoint.__table__.c
+_TYPE = bindparam("type", type_=String())
+_COMMA = literal_column("','", Text)  # a constant in the SQL, not a parameter
+_login = select(_LOGIN_HOLDS.label("ok")).cte("login")
+_wanted = select(exists().where(
+    _e.enabled == true(), func.strpos(_COMMA + _e.events + _COMMA, _COMMA + _TYPE + _COMMA) > 0,
+).label("yes")).cte("wanted")
+_LOGIN_OK = select(_login.c.ok).scalar_subquery()
+_SUBSCRIBED = select(_wanted.c.yes).scalar_subquery()
+
+
+def _with_its_event(change: Update) -> tuple[CTE, CTE]:
+    """``change`` made only if the login holds and nobody subscribes, and its event written from
+    what it changed (the CTE ``changed`` and the insert that must be attached to the statement)."""
+    changed = change.where(_LOGIN_OK, ~_SUBSCRIBED).cte("changed")
+    event_of = select(_NOW, _TYPE, bindparam("p_account_id"), bindparam("p_doc_id"), bindparam("p_doc_id"))
+    recorded = insert(_events).from_select(
+        ["at", "type", "account_id", "subject", "doc_id"], event_of.select_from(changed)
+    ).cte("recorded")
+    return changed, recorded
+
+
+_collected, _collected_event = _with_its_event(_COLLECT)
+_COLLECT_RECORDED = select(select(_collected.c.xml).scalar_subquery(), _LOGIN_OK, _SUBSCRIBED).add_cte(
+    _collected_event
 )
+_marked, _marked_event = _with_its_event(_SET_PROCESSED.returning(_d.id))
+_SET_PROCESSED_RECORDED = select(
+    exists(select(_marked.c.id)), exists().where(_OWN_VISIBLE), _LOGIN_OK, _SUBSCRIBED
+).add_cte(_marked_event)
 
 
 class LoginCheck(NamedTuple):
@@ -710,7 +709,6 @@ class RecordedEvent(NamedTuple):
     subscriptions: list[Subscription]
 
 
-_events: Table = Event.__table__  # type: ignore[assignment]
 # Every state change runs it: built once, a Core insert (no ORM object, no flush of its own), and
 # it brings back the event's id and who subscribes, so that no SELECT of the endpoints follows.
 _RECORD_EVENT = insert(_events).returning(_events.c.id, ENABLED_SUBSCRIPTIONS)
