@@ -13,6 +13,7 @@ from support import make_settings, new_school, quote_xml
 from eproc.services import authentication, collection, intake, webhooks
 from eproc.services.errors import DocumentNotFound
 from eproc.services.hub import build_hub
+from eproc.store.repositories import LoginCheck
 
 
 def school_with_document(hub, text: str = "<N>1</N>") -> tuple[authentication.Principal, str]:
@@ -85,7 +86,8 @@ def test_a_connection_a_call_used_goes_back_to_the_pool_transactional(hub):
         assert [entry.doc_id for entry in collection.fetch_index(hub, school)] == [doc_id]
         collection.fetch_doc(hub, school, doc_id)
     with pytest.raises(RuntimeError), hub.unit_of_work() as uow:
-        assert uow.documents.mark_processed(school.account_id, doc_id, True, hub.now()) is True
+        login = LoginCheck(school.account_id, school.username, school.credential_version, current=True)
+        assert uow.documents.mark_processed(login, doc_id, True, hub.now()) is True
         raise RuntimeError("the use case fails before it commits")
     with hub.unit_of_work() as uow:
         assert uow.documents.by_doc_id(doc_id).processed is False

@@ -114,7 +114,7 @@ def _collect(uow: UnitOfWork, principal: Principal, doc_id: str, now: datetime) 
     # One statement checks the login, finds the caller's own visible document, counts the
     # collection and reads the bytes; unknown, expired and another account's ids fail alike. Its
     # event follows, with the webhook deliveries it owes, in the same transaction.
-    data = uow.documents.collect(principal.account_id, doc_id, now, login=_login(principal))
+    data = uow.documents.collect(_login(principal), doc_id, now)
     if data is None:
         raise DocumentNotFound(doc_id)
     emit(uow, EventType.DOCUMENT_COLLECTED, now, account_id=principal.account_id, doc_id=doc_id)
@@ -141,7 +141,7 @@ def update_document_status(hub: Hub, principal: Principal, doc_id: str, processe
 
 
 def _mark(uow: UnitOfWork, principal: Principal, doc_id: str, processed: bool, kind: EventType, now: datetime) -> bool:
-    changed = uow.documents.mark_processed(principal.account_id, doc_id, processed, now, login=_login(principal))
+    changed = uow.documents.mark_processed(_login(principal), doc_id, processed, now)
     if changed is None:
         raise DocumentNotFound(doc_id)
     if changed:

@@ -45,7 +45,9 @@ class CredentialCache:
         """The slot ('current' or 'previous') this password verified against, if remembered."""
         if self._ttl <= 0:
             return None
-        key = (account_id, version, self._digest(username, password))
+        return self._slot((account_id, version, self._digest(username, password)))
+
+    def _slot(self, key: tuple[int, int, bytes]) -> str | None:
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
@@ -69,7 +71,7 @@ class CredentialCache:
         if latest is None:
             return None
         account_id, version = latest
-        slot = self.lookup(account_id, version, username, password)
+        slot = self._slot((account_id, version, digest))  # the digest once per call: it is an HMAC
         return None if slot is None else (account_id, version, slot)
 
     def remember(self, account_id: int, version: int, username: str, password: str, slot: str) -> None:

@@ -239,7 +239,6 @@ _SET_PROCESSED = (
     .where(_OWN_VISIBLE, _d.processed == bindparam("was"))
     .values(processed=bindparam("p_processed"), processed_at=bindparam("p_processed_at"))
 )
-_VISIBLE_ID = select(_d.id).where(_OWN_VISIBLE)
 # The caller's login still holds: the account is as its password was verified against (the warm
 # login's conditions, eproc/services/authentication.py), checked in the statement that acts on it.
 _a = Account.__table__.c
@@ -349,35 +348,26 @@ class DocumentRepository:
         )
         return [IndexRow(*row) for row in self._session.execute(query)]
 
-    def collect(self, account_id: int, doc_id: str, now: datetime, login: LoginCheck | None = None) -> bytes | None:
-        """Record a collection of the caller's own visible document and return its bytes; None when
-        there is no such document (unknown, expired and another account's alike). With ``login``
-        the same statement checks it (LoginChanged, having changed nothing, if it no longer holds)."""
+    def collect(self, login: LoginCheck, doc_id: str, now: datetime) -> bytes | None:
+        """Record a collection of the caller's own visible document and return its bytes, in the
+        statement that checks the caller's ``login``; None when there is no such document
+        (unknown, expired and another account's alike); LoginChanged, having changed nothing, when
+        the login no longer holds."""
         connection = self._session.connection()
-        params = {"p_doc_id": doc_id, "p_account_id": account_id, "now": now}
-        if login is None:
-            row = connection.execute(_COLLECT, params).first()
-        else:
-            params.update(_login_params(login))
-            row = connection.execute(_COLLECT_CHECKED, params).first()
-            if row is None and not connection.execute(_NOTHING_CHANGED, params).one()[0]:
-                raise LoginChanged()
+        params = {"p_doc_id": doc_id, "now": now, **_login_params(login)}
+        row = connection.execute(_COLLECT_CHECKED, params).first()
+        if row is None and not connection.execute(_NOTHING_CHANGED, params).one()[0]:
+            raise LoginChanged()
         return None if row is None else bytes(row[0])
 
-    def mark_processed(
-        self, account_id: int, doc_id: str, processed: bool, now: datetime, login: LoginCheck | None = None
-    ) -> bool | None:
-        """Set the caller's own visible document's flag: whether it changed, None when there is no
-        such document. With ``login``, checked as :meth:`collect` checks it."""
+    def mark_processed(self, login: LoginCheck, doc_id: str, processed: bool, now: datetime) -> bool | None:
+        """Set the caller's own visible document's flag, checking ``login`` as :meth:`collect`
+        does: whether it changed, None when there is no such document."""
         connection = self._session.connection()
-        params = {"p_doc_id": doc_id, "p_account_id": account_id, "now": now, "was": not processed,
-                  "p_processed": processed, "p_processed_at": now if processed else None}
-        if login is not None:
-            params.update(_login_params(login))
-        if connection.execute(_SET_PROCESSED if login is None else _SET_PROCESSED_CHECKED, params).rowcount:
+        params = {"p_doc_id": doc_id, "now": now, "was": not processed, "p_processed": processed,
+                  "p_processed_at": now if processed else None, **_login_params(login)}
+        if connection.execute(_SET_PROCESSED_CHECKED, params).rowcount:
             return True
-        if login is None:
-            return None if connection.execute(_VISIBLE_ID, params).first() is None else False
         login_holds, found = connection.execute(_NOTHING_CHANGED, params).one()
         if not login_holds:
             raise LoginChanged()
